@@ -1,0 +1,39 @@
+"""The Celery application ``config``: ``celery -A config worker``; configured from Django settings."""
+
+import os
+import sys
+from pathlib import Path
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("medgov")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _exit_on_bad_configuration() -> None:
+    """A worker started with bad settings says so in one line instead of a traceback."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 - forces the settings module to load
+    except ImproperlyConfigured as exc:
+        sys.stderr.write(f"medgov: configuration error: {exc}\n")
+        sys.exit(2)
+
+
+if Path(sys.argv[0]).name.startswith("celery"):
+    _exit_on_bad_configuration()
+
+
+@app.task(name="config.celery.health_task", ignore_result=False)
+def health_task() -> dict:
+    """Answers to prove that a worker consumes the queue; /readyz and the tests call it."""
+    import socket
+
+    from django.utils import timezone
+
+    return {"ok": True, "worker": socket.gethostname(), "at": timezone.now().isoformat()}
