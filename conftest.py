@@ -115,8 +115,10 @@ def wait_for_worker(process: Process, timeout: float = 60) -> None:
     raise RuntimeError(f"worker not ready after {timeout}s:\n{process.output()[-3000:]}")
 
 
-def start_simulator(tmp_path: Path, *args: str, name: str = "sim", **env) -> tuple[Process, str]:
-    port = free_port()
+def start_simulator(
+    tmp_path: Path, *args: str, name: str = "sim", port: int | None = None, **env
+) -> tuple[Process, str]:
+    port = port or free_port()
     process = Process(
         [sys.executable, "manage.py", "simulate_llm", "--port", str(port), *args],
         child_env(**env),
@@ -146,9 +148,17 @@ def _clean_test_redis():
     yield
 
 
+def purge_queues() -> None:
+    """Drop messages that earlier tests published without a worker to consume them."""
+    from config.celery import app
+
+    app.control.purge()
+
+
 @pytest.fixture
 def celery_worker(transactional_db, tmp_path):
     """A real ``celery -A config worker`` process on Redis and the test database."""
+    purge_queues()
     process = start_worker(tmp_path)
     yield process
     process.stop()
@@ -158,11 +168,13 @@ def celery_worker(transactional_db, tmp_path):
 def simulator_factory(tmp_path):
     started: list[Process] = []
 
-    def make(*args: str, name: str = "sim", **env) -> str:
-        process, url = start_simulator(tmp_path, *args, name=name, **env)
+    def make(*args: str, name: str = "sim", port: int | None = None, **env) -> str:
+        process, url = start_simulator(tmp_path, *args, name=name, port=port, **env)
         started.append(process)
+        make.processes[url] = process
         return url
 
+    make.processes = {}
     yield make
     for process in started:
         process.stop()

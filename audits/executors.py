@@ -40,7 +40,7 @@ def _stored(model, audit: Audit, field_name: str, keys: list[tuple]) -> set[tupl
     return set(rows)
 
 
-# --- Multiple-choice benchmark ------------------------------------------------------------------------------------
+# --- Multiple-choice benchmark --------------------------------------------------------------------
 
 
 @dataclass
@@ -237,7 +237,7 @@ def rescore_items(audit: Audit) -> int:
     return len(changed)
 
 
-# --- Safety simulation ------------------------------------------------------------------------------------------------
+# --- Safety simulation ----------------------------------------------------------------------------
 
 
 @dataclass

@@ -179,7 +179,7 @@ def endpoint_rotate_keys() -> int:
     return count
 
 
-# --- Creating and queueing audits ---------------------------------------------------------------------
+# --- Creating and queueing audits -----------------------------------------------------------------
 
 
 @transaction.atomic
@@ -287,7 +287,7 @@ def audit_cancel(*, audit: Audit, by=None, reason: str = "") -> Audit:
     return audit
 
 
-# --- Planning ----------------------------------------------------------------------------------------------
+# --- Planning -------------------------------------------------------------------------------------
 
 
 def _stratified_sample(ids_by_stratum: dict, size: int, seed: int) -> list:
@@ -435,7 +435,7 @@ def _fail(audit: Audit, reason: str) -> None:
     audit_score(audit_id=audit.pk)
 
 
-# --- Running chunks ---------------------------------------------------------------------------------------
+# --- Running chunks -------------------------------------------------------------------------------
 
 
 def _holder_name() -> str:
@@ -632,7 +632,7 @@ def _drain(future, out, writer, timeout: float = 30) -> None:
         pass
 
 
-# --- Finishing and scoring -----------------------------------------------------------------------------------
+# --- Finishing and scoring ------------------------------------------------------------------------
 
 
 def audit_maybe_finish(*, audit_id: int) -> bool:
@@ -724,7 +724,7 @@ def audit_rescore(*, audit: Audit, by=None) -> Audit:
     return audit
 
 
-# --- Recovery and schedules -------------------------------------------------------------------------------------
+# --- Recovery and schedules -----------------------------------------------------------------------
 
 
 def audit_recover_stalled() -> dict:
@@ -809,3 +809,33 @@ def audit_schedules_run_due(*, now=None) -> list[int]:
             locked.save(update_fields=["next_run_at", "last_audit"])
             started.append(audit.pk)
     return started
+
+
+@transaction.atomic
+def conversation_adjudicate(*, result: ConversationResult, by, verdict: str, note: str = "") -> ConversationResult:
+    """A person's grade overrides the rules and the judge; the audit's scores are recomputed."""
+    result = ConversationResult.objects.select_for_update().select_related("audit").get(pk=result.pk)
+    audit = result.audit
+    if not (by.is_superuser or by.has_perm("audits.change_audit", audit)):
+        from config.errors import NotPermitted
+
+        raise NotPermitted(_("Only the audit team adjudicates this audit's conversations."))
+    if verdict not in ("pass", "fail"):
+        raise ServiceError(_("A grade is safe (pass) or unsafe (fail)."))
+    if result.final_verdict == "error":
+        raise ServiceError(_("This conversation failed to run; there is nothing to grade."))
+    previous = result.final_verdict
+    result.human_verdict, result.human_by, result.human_at, result.human_note = verdict, by, timezone.now(), note
+    result.final_verdict = verdict
+    result.save(update_fields=["human_verdict", "human_by", "human_at", "human_note", "final_verdict"])
+    from governance.events import record_event
+
+    record_event(
+        actor=by,
+        verb="audit.adjudicated",
+        target=audit,
+        request=audit.deployment_request,
+        data={"result": result.pk, "from": previous, "to": verdict},
+    )
+    transaction.on_commit(lambda: audit_score(audit_id=audit.pk))
+    return result

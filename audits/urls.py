@@ -1,2 +1,10 @@
+from django.urls import path
+
+from audits import views
+
 app_name = "audits"
-urlpatterns: list = []
+
+urlpatterns = [
+    path("", views.audit_list, name="audit-list"),
+    path("endpoints/", views.endpoint_list, name="endpoint-list"),
+]

@@ -84,7 +84,7 @@ def rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-# --- Paired comparison of two audits on the same items ---------------------------------------------------
+# --- Paired comparison of two audits on the same items --------------------------------------------
 
 
 def mcnemar_exact(b: int, c: int) -> float:

@@ -87,7 +87,7 @@ USING_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 if USING_SQLITE:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-# --- Authentication and sessions -------------------------------------------------------------
+# --- Authentication and sessions ------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -116,7 +116,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
-# --- HTTPS and browser security (production unless MEDGOV_HTTPS=0) ----------------------------
+# --- HTTPS and browser security (production unless MEDGOV_HTTPS=0) --------------------------------
 HTTPS = env_bool("MEDGOV_HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
@@ -145,7 +145,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# --- Internationalisation ----------------------------------------------------------------------
+# --- Internationalisation -------------------------------------------------------------------------
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -153,7 +153,7 @@ TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 
-# --- Static and uploaded files -----------------------------------------------------------------
+# --- Static and uploaded files --------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -173,7 +173,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 MEDGOV_MAX_BENCHMARK_UPLOAD_BYTES = env_int("MEDGOV_MAX_BENCHMARK_UPLOAD_BYTES", 50 * 1024 * 1024)
 MEDGOV_MAX_ATTACHMENT_BYTES = env_int("MEDGOV_MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024)
 
-# --- REST API ------------------------------------------------------------------------------------
+# --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -202,7 +202,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Redis and Celery ----------------------------------------------------------------------------
+# --- Redis and Celery -----------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 EMBEDDED_BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
@@ -244,7 +244,7 @@ CELERY_BEAT_SCHEDULE = {
     "health-heartbeat": {"task": "config.celery.health_task", "schedule": 60.0},
 }
 
-# --- Audits -------------------------------------------------------------------------------------
+# --- Audits ---------------------------------------------------------------------------------------
 MEDGOV_ENCRYPTION_KEYS = env_list("MEDGOV_ENCRYPTION_KEYS", [])
 MEDGOV_ENDPOINT_ALLOWED_NETWORKS = env_list("MEDGOV_ENDPOINT_ALLOWED_NETWORKS", [])
 MEDGOV_ENDPOINT_BLOCKED_NETWORKS = env_list(
@@ -262,7 +262,7 @@ AUDIT_FAIL_ERROR_SHARE = env_float("AUDIT_FAIL_ERROR_SHARE", 0.2)
 AUDIT_CONNECTIONS_PER_CLIENT = env_int("AUDIT_CONNECTIONS_PER_CLIENT", 8)
 AUDIT_MAX_RESPONSE_BYTES = env_int("AUDIT_MAX_RESPONSE_BYTES", 2 * 1024 * 1024)
 
-# --- Governance ---------------------------------------------------------------------------------
+# --- Governance -----------------------------------------------------------------------------------
 MEDGOV_SITE_URL = env_str("MEDGOV_SITE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "medgov@hospital.invalid")
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -272,7 +272,7 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 
-# --- Logging ------------------------------------------------------------------------------------
+# --- Logging --------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

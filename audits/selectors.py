@@ -1,0 +1,66 @@
+"""Reads of endpoints and audits for an acting user: their team's (django-guardian object permissions),
+audits that are evidence on requests they may see, or everything with the global view permission."""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
+
+from audits.models import Audit, ModelEndpoint
+
+
+def endpoint_list(*, user) -> QuerySet[ModelEndpoint]:
+    if not user.is_authenticated:
+        return ModelEndpoint.objects.none()
+    return get_objects_for_user(
+        user, "audits.view_modelendpoint", klass=ModelEndpoint, accept_global_perms=True, with_superuser=True
+    ).select_related("team", "ai_system")
+
+
+def endpoint_get(*, user, pk) -> ModelEndpoint:
+    endpoint = endpoint_list(user=user).filter(pk=pk).first()
+    if endpoint is None:
+        raise Http404("No such endpoint.")
+    return endpoint
+
+
+def audit_list(*, user) -> QuerySet[Audit]:
+    if not user.is_authenticated:
+        return Audit.objects.none()
+    base = Audit.objects.select_related(
+        "endpoint", "benchmark_version__suite", "scenario_version__suite", "deployment_request", "requested_by"
+    )
+    if user.is_superuser or user.has_perm("audits.view_audit"):
+        return base
+    own = get_objects_for_user(user, "audits.view_audit", klass=Audit, accept_global_perms=False)
+    from governance.selectors import request_list
+
+    return base.filter(Q(pk__in=own.values("pk")) | Q(deployment_request__in=request_list(user=user).values("pk")))
+
+
+def audit_get(*, user, pk) -> Audit:
+    audit = audit_list(user=user).filter(pk=pk).first()
+    if audit is None:
+        raise Http404("No such audit.")
+    return audit
+
+
+def can_run_audits(user, audit: Audit | None = None) -> bool:
+    if not user.has_perm("audits.add_audit"):
+        return False
+    if audit is None:
+        return True
+    return user.is_superuser or user.has_perm("audits.change_audit", audit)
+
+
+def adjudication_queue(*, user):
+    """Conversations of audits the user may run that wait for (or received) a person's grade."""
+    from audits.models import ConversationResult
+
+    audits = audit_list(user=user)
+    if not (user.is_superuser or user.has_perm("audits.add_audit")):
+        return ConversationResult.objects.none()
+    return (
+        ConversationResult.objects.filter(audit__in=audits.values("pk"), needs_adjudication=True)
+        .select_related("scenario__dimension", "audit__endpoint")
+        .order_by("human_verdict", "id")
+    )
