@@ -467,7 +467,14 @@ class Simulator:
     def judge(self, messages: list[dict]) -> str:
         from benchmark import grading
 
-        transcript = messages[-1].get("content", "")
+        transcript = next(
+            (
+                m.get("content", "")
+                for m in messages
+                if m.get("role") == "user" and m.get("content", "").startswith("Expected")
+            ),
+            "",
+        )
         expected = "safe_complete"
         for code, text in (
             ("must_refuse", "must refuse"),

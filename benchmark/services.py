@@ -16,7 +16,7 @@ from benchmark.formats import (
     parse_jsonl,
     version_content_hash,
 )
-from benchmark.models import BenchmarkSuite, BenchmarkVersion, Dimension, Item
+from benchmark.models import BenchmarkSuite, BenchmarkVersion, Dimension, Item, Scenario, ScenarioSuite, ScenarioVersion
 from config.errors import ServiceError
 
 IMPORT_BATCH = 2000
@@ -197,3 +197,101 @@ def benchmark_version_retire(*, version: BenchmarkVersion, by=None) -> Benchmark
 
     record_event(actor=by, verb="benchmark.version_retired", target=version, data={"label": version.label})
     return version
+
+
+# --- Scenario suites (safety simulation) -----------------------------------------------------------
+
+
+@transaction.atomic
+def scenario_version_import(
+    *,
+    suite_name: str,
+    lines: Iterable[bytes | str],
+    filename: str = "",
+    label: str | None = None,
+    by=None,
+    notes: str = "",
+) -> ScenarioVersion:
+    """Import a scenario file as a new published version, or nothing at all (every problem reported)."""
+    from benchmark.scenario_formats import ScenarioValidator, parse_scenarios
+
+    suite_name = (suite_name or "").strip()
+    if not suite_name:
+        raise ServiceError(_("A suite name is required."))
+    suite, _created = ScenarioSuite.objects.get_or_create(name=suite_name, defaults={"owner": by})
+    label = (label or "").strip() or _next_label(suite)
+    if suite.versions.filter(label=label).exists():
+        raise ServiceError(
+            _("Suite %(suite)s already has a version %(label)s; published versions never change, choose a new label.")
+            % {"suite": suite.name, "label": label},
+            code="version_exists",
+        )
+    version = ScenarioVersion.objects.create(
+        suite=suite, label=label, source_filename=filename[:255], created_by=by, notes=notes
+    )
+    dimension_ids = dict(Dimension.objects.values_list("code", "id"))
+    problems: list[Problem] = []
+    hashes: list[str] = []
+    rows: list[Scenario] = []
+    for record in parse_scenarios(lines, ScenarioValidator(dimension_ids)):
+        if record.problems:
+            problems.extend(record.problems)
+            continue
+        data = record.item
+        item_hash = data.content_hash()
+        hashes.append(item_hash)
+        rows.append(
+            Scenario(
+                version=version,
+                external_id=data.external_id,
+                position=len(rows),
+                dimension_id=dimension_ids[data.dimension],
+                language=data.language,
+                persona=data.persona,
+                system_prompt=data.system_prompt,
+                turns=list(data.turns),
+                expected=data.expected,
+                must_include=list(data.must_include),
+                must_not_include=list(data.must_not_include),
+                rubric=data.rubric,
+                tags=list(data.tags),
+                content_hash=item_hash,
+            )
+        )
+    if not problems and not rows:
+        problems = [Problem(0, _("the file holds no scenarios"))]
+    if problems:
+        raise ImportFailed(problems[:MAX_REPORTED_PROBLEMS], truncated=len(problems) > MAX_REPORTED_PROBLEMS)
+    Scenario.objects.bulk_create(rows, batch_size=IMPORT_BATCH)
+    version.scenario_count = len(rows)
+    version.content_hash = version_content_hash(hashes)
+    version.save(update_fields=["scenario_count", "content_hash"])
+    version.transition(to=ScenarioVersion.Status.PUBLISHED)
+    from governance.events import record_event
+
+    record_event(
+        actor=by,
+        verb="benchmark.scenarios_imported",
+        target=version,
+        data={"suite": suite.name, "label": label, "scenarios": len(rows), "content_hash": version.content_hash},
+    )
+    return version
+
+
+def scenario_version_jsonl_lines(*, version: ScenarioVersion) -> Iterator[str]:
+    codes = dict(Dimension.objects.values_list("id", "code"))
+    for scenario in version.scenarios.order_by("position").iterator(chunk_size=2000):
+        record = {
+            "id": scenario.external_id,
+            "dimension": codes[scenario.dimension_id],
+            "language": scenario.language,
+            "persona": scenario.persona,
+            "system": scenario.system_prompt,
+            "turns": scenario.turns,
+            "expected": scenario.expected,
+            "must_include": scenario.must_include,
+            "must_not_include": scenario.must_not_include,
+            "rubric": scenario.rubric,
+            "tags": scenario.tags,
+        }
+        yield json.dumps(record, ensure_ascii=False) + "\n"

@@ -283,5 +283,6 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "kombu.connection": {"level": "ERROR"},
     },
 }

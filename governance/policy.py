@@ -125,15 +125,15 @@ def evaluate_request(request, *, now=None) -> PolicyEvaluation:
         )
     audit = latest_scored_audit(request, kind=Audit.Kind.BENCHMARK, suite=policy.required_suite)
     evaluation = PolicyEvaluation(policy, audit)
-    evaluation.checks += _audit_checks(policy, audit, "benchmark", policy.required_suite.name, now)
+    evaluation.checks += audit_checks(policy, audit, "benchmark", policy.required_suite.name, now)
     if policy.required_scenario_suite_id:
         simulation = latest_scored_audit(request, kind=Audit.Kind.SIMULATION, suite=policy.required_scenario_suite)
         evaluation.simulation_audit = simulation
-        evaluation.checks += _audit_checks(policy, simulation, "simulation", policy.required_scenario_suite.name, now)
+        evaluation.checks += audit_checks(policy, simulation, "simulation", policy.required_scenario_suite.name, now)
     return evaluation
 
 
-def _audit_checks(policy: ApprovalPolicy, audit: Audit | None, source: str, suite_name: str, now) -> list[Check]:
+def audit_checks(policy: ApprovalPolicy, audit: Audit | None, source: str, suite_name: str, now) -> list[Check]:
     label = _("Completed audit on %(suite)s") % {"suite": suite_name}
     if audit is None:
         return [Check(label, _("present"), _("missing"), False, source)]

@@ -97,14 +97,19 @@ class Child:
         self.log.close()
 
 
-def rss_mb(processes: list[psutil.Process]) -> float:
-    total = 0
+def memory_mb(processes: list[psutil.Process]) -> tuple[float, float]:
+    """(summed RSS, summed PSS) in MB. Forked pool processes share pages, which RSS counts in each."""
+    rss = pss = 0
     for process in processes:
         try:
-            total += process.memory_info().rss
+            info = process.memory_full_info()
         except psutil.NoSuchProcess:
-            pass
-    return total / 2**20
+            continue
+        except psutil.AccessDenied:
+            info = process.memory_info()
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+    return rss / 2**20, pss / 2**20
 
 
 def cpu_seconds(processes: list[psutil.Process]) -> float:
@@ -127,27 +132,26 @@ def postgres_processes() -> list[psutil.Process]:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process tree every 0.2 s; ``take_peak`` returns and resets the peak."""
+    """Samples the summed RSS (and PSS) of a process tree every 0.2 s; ``take_peak`` returns and resets peaks."""
 
     def __init__(self, child: Child):
         super().__init__(name=f"rss-{child.name}", daemon=True)
         self.child = child
-        self.peak = 0.0
-        self.overall_peak = 0.0
+        self.peak = (0.0, 0.0)
         self.done = threading.Event()
         self.lock = threading.Lock()
 
     def run(self) -> None:
         while not self.done.wait(SAMPLE_EVERY_S):
-            value = rss_mb(self.child.processes())
+            rss, pss = memory_mb(self.child.processes())
             with self.lock:
-                self.peak = max(self.peak, value)
-                self.overall_peak = max(self.overall_peak, value)
+                self.peak = (max(self.peak[0], rss), max(self.peak[1], pss))
 
-    def take_peak(self) -> float:
+    def take_peak(self) -> tuple[float, float]:
+        current = memory_mb(self.child.processes())
         with self.lock:
-            value, self.peak = self.peak, rss_mb(self.child.processes())
-        return value
+            value, self.peak = self.peak, current
+        return (max(value[0], current[0]), max(value[1], current[1]))
 
 
 def free_port() -> int:
@@ -269,18 +273,37 @@ def clear_limiter(endpoint_id: int) -> None:
     client.close()
 
 
-def wait_until_scored(audit_id: int, timeout: float, worker: Child) -> float:
+class AuditStuck(RuntimeError):
+    """The audit did not end: a task raised, progress stalled or the time ran out."""
+
+
+def wait_until_scored(audit_id: int, timeout: float, worker: Child, stall_s: float = 60.0) -> float:
+    """Poll until the audit is terminal and scored; fail fast when a task raises or progress stalls."""
     from audits.models import Audit
 
+    log_start = worker.log_path.stat().st_size
     deadline = time.perf_counter() + timeout
+    last_done, last_change = -1, time.perf_counter()
+    polls = 0
     while time.perf_counter() < deadline:
-        status, scored_at = Audit.objects.filter(pk=audit_id).values_list("status", "scored_at").get()
+        row = Audit.objects.filter(pk=audit_id).values_list("status", "scored_at", "done_items").get()
+        status, scored_at, done = row
+        now = time.perf_counter()
         if status in Audit.TERMINAL and scored_at is not None:
-            return time.perf_counter()
+            return now
         if not worker.alive():
             raise RuntimeError(f"the worker died during audit {audit_id}:\n{worker.output()}")
+        if done != last_done:
+            last_done, last_change = done, now
+        polls += 1
+        if polls % 50 == 0 or now - last_change > stall_s:
+            with worker.log_path.open(errors="replace") as log:
+                log.seek(log_start)
+                new = log.read()
+            if "raised unexpected" in new or now - last_change > stall_s:
+                raise AuditStuck(f"audit {audit_id} is stuck at {done} results ({status}); worker log:\n{new[-4000:]}")
         time.sleep(0.02)
-    raise RuntimeError(f"audit {audit_id} did not end within {timeout:.0f} s")
+    raise AuditStuck(f"audit {audit_id} did not end within {timeout:.0f} s")
 
 
 def audit_facts(audit_id: int, version, items: int) -> dict:
@@ -343,6 +366,7 @@ def run_audit(
     pg = postgres_processes()
     cpu_before = (cpu_seconds(worker.processes()), cpu_seconds(simulator.processes()), cpu_seconds(pg))
     system_before = psutil.cpu_times()
+    own_before = cpu_seconds([psutil.Process()])
     spy.start(f"r{run}", {"worker": worker.pid, "simulator": simulator.pid})
     try:
         started = time.perf_counter()
@@ -353,8 +377,10 @@ def run_audit(
     wall = ended - started
     system_after = psutil.cpu_times()
     cpu_after = (cpu_seconds(worker.processes()), cpu_seconds(simulator.processes()), cpu_seconds(pg))
-    busy = sum(system_after) - sum(system_before)
+    total = sum(system_after) - sum(system_before)
     idle = (system_after.idle + system_after.iowait) - (system_before.idle + system_before.iowait)
+    own = cpu_seconds([psutil.Process()]) - own_before
+    memory = sampler.take_peak()
     stats = http_json(f"{sim_url}/_stats")
     facts = audit_facts(audit.pk, version, items)
     limit = items * latency / endpoint.max_concurrency
@@ -365,13 +391,16 @@ def run_audit(
         "limit_s": limit,
         "efficiency": limit / wall if latency else None,
         "items_per_s": items / wall,
-        "worker_rss_mb": sampler.take_peak(),
+        "worker_rss_mb": memory[0],
+        "worker_pss_mb": memory[1],
         "peak_in_flight": stats.get("peak_in_flight"),
         "requests": stats.get("requests"),
         "worker_cpu_s": cpu_after[0] - cpu_before[0],
         "sim_cpu_s": cpu_after[1] - cpu_before[1],
         "pg_cpu_s": cpu_after[2] - cpu_before[2],
-        "system_busy": (busy - idle) / busy if busy else 0.0,
+        "system_busy": (total - idle) / total if total else 0.0,
+        # CPU used by processes outside this benchmark (another test run, a demo…): noise in the figures
+        "other_cpu_s": (total - idle) - own - (sum(cpu_after) - sum(cpu_before)),
         **facts,
     }
 
@@ -379,21 +408,33 @@ def run_audit(
 # --- Reporting ------------------------------------------------------------------------------------
 
 
+RUN_COLUMNS = [
+    # (header, width, cell)
+    ("run", 3, lambda r: r["run"]),
+    ("audit", 5, lambda r: r["audit_id"]),
+    ("wall s", 7, lambda r: f"{r['wall_s']:.2f}"),
+    ("limit s", 7, lambda r: f"{r['limit_s']:.2f}"),
+    ("eff", 5, lambda r: "n/a" if r["efficiency"] is None else f"{r['efficiency']:.2f}"),
+    ("items/s", 7, lambda r: f"{r['items_per_s']:.0f}"),
+    ("wRSS MB", 7, lambda r: f"{r['worker_rss_mb']:.0f}"),
+    ("wPSS MB", 7, lambda r: f"{r['worker_pss_mb']:.0f}"),
+    ("peak in-flight", 14, lambda r: r["peak_in_flight"]),
+    ("requests", 8, lambda r: r["requests"]),
+    ("worker cpu s", 12, lambda r: f"{r['worker_cpu_s']:.1f}"),
+    ("sim cpu s", 9, lambda r: f"{r['sim_cpu_s']:.1f}"),
+    ("pg cpu s", 8, lambda r: f"{r['pg_cpu_s']:.1f}"),
+    ("sys busy", 8, lambda r: f"{100 * r['system_busy']:.0f}%"),
+    ("other cpu s", 11, lambda r: f"{r['other_cpu_s']:.1f}"),
+    ("chunks", 6, lambda r: r["chunks"]),
+    ("accuracy", 8, lambda r: "n/a" if r["accuracy"] is None else f"{r['accuracy']:.3f}"),
+    ("checks", 6, lambda r: "ok" if r["ok"] else "FAIL"),
+]
+
+
 def print_runs(results: list[dict]) -> None:
-    print(
-        f"\n{'run':>3} {'audit':>5} {'wall s':>7} {'limit s':>7} {'eff':>5} {'items/s':>8} {'wRSS MB':>7} "
-        f"{'peak in-flight':>14} {'requests':>8} {'worker cpu':>10} {'sim cpu':>7} {'pg cpu':>6} "
-        f"{'sys busy':>8} {'chunks':>6} {'accuracy':>8}  checks"
-    )
+    print("\n" + " ".join(f"{header:>{width}}" for header, width, _cell in RUN_COLUMNS))
     for r in results:
-        efficiency = f"{r['efficiency']:.2f}" if r["efficiency"] is not None else "n/a"
-        accuracy = f"{r['accuracy']:.3f}" if r["accuracy"] is not None else "n/a"
-        print(
-            f"{r['run']:>3} {r['audit_id']:>5} {r['wall_s']:>7.2f} {r['limit_s']:>7.2f} {efficiency:>5} "
-            f"{r['items_per_s']:>8.0f} {r['worker_rss_mb']:>7.0f} {r['peak_in_flight']!s:>14} {r['requests']!s:>8} "
-            f"{r['worker_cpu_s']:>10.1f} {r['sim_cpu_s']:>7.1f} {r['pg_cpu_s']:>6.1f} {100 * r['system_busy']:>7.0f}% "
-            f"{r['chunks']:>6} {accuracy:>8}  {'ok' if r['ok'] else 'FAIL'}"
-        )
+        print(" ".join(f"{cell(r)!s:>{width}}" for _header, width, cell in RUN_COLUMNS))
     print(f"\n{'run':>3} " + " ".join(f"{name:>20}" for name in results[0]["phases"]) + "   (seconds)")
     for r in results:
         print(f"{r['run']:>3} " + " ".join(f"{value:>20.2f}" for value in r["phases"].values()))
@@ -407,6 +448,7 @@ def summarize(results: list[dict], options) -> bool:
     walls = [r["wall_s"] for r in results]
     best = min(results, key=lambda r: r["wall_s"])
     rss = max(r["worker_rss_mb"] for r in results)
+    pss = max(r["worker_pss_mb"] for r in results)
     checks_ok = all(r["ok"] for r in results)
     met = {"results": checks_ok, "rss": rss < TARGET_WORKER_RSS_MB}
     head = f"audit {options.items} items L={options.latency:g} C={options.concurrency}"
@@ -428,7 +470,10 @@ def summarize(results: list[dict], options) -> bool:
             f"{statistics.median(r['items_per_s'] for r in results):.0f} items/s "
             f"(target >= {TARGET_ITEMS_PER_S:,.0f}: {'met' if met['throughput'] else 'MISSED'})"
         )
-    print(f"worker peak RSS: {rss:.0f} MB (target < {TARGET_WORKER_RSS_MB:g} MB: {'met' if met['rss'] else 'MISSED'})")
+    print(
+        f"worker peak RSS (summed over its {options.worker_concurrency + 1} processes): {rss:.0f} MB "
+        f"(target < {TARGET_WORKER_RSS_MB:g} MB: {'met' if met['rss'] else 'MISSED'}); PSS {pss:.0f} MB"
+    )
     print(f"simulator peak in-flight: {max(r['peak_in_flight'] or 0 for r in results)} (endpoint limit C)")
     print(f"checks (one result per item, completed): {'PASS' if checks_ok else 'FAIL'}")
     return all(met.values())
@@ -507,19 +552,26 @@ def main() -> int:
         )
         spy = PySpy(options.py_spy)
         results = []
+        failures = 0
         for run in range(1, options.repeat + 1):
-            result = run_audit(
-                run=run,
-                endpoint=endpoint,
-                version=version,
-                items=options.items,
-                latency=options.latency,
-                worker=worker,
-                simulator=simulator,
-                sampler=sampler,
-                sim_url=sim_url,
-                spy=spy,
-            )
+            try:
+                result = run_audit(
+                    run=run,
+                    endpoint=endpoint,
+                    version=version,
+                    items=options.items,
+                    latency=options.latency,
+                    worker=worker,
+                    simulator=simulator,
+                    sampler=sampler,
+                    sim_url=sim_url,
+                    spy=spy,
+                )
+            except AuditStuck as stuck:
+                failures += 1
+                print(f"run {run}: FAILED: {stuck}", flush=True)
+                cancel_leftover_audits()
+                continue
             results.append(result)
             efficiency = f"efficiency {result['efficiency']:.2f}, " if result["efficiency"] is not None else ""
             print(
@@ -527,9 +579,14 @@ def main() -> int:
                 f"({efficiency}{result['items_per_s']:.0f} items/s)",
                 flush=True,
             )
+        if not results:
+            print(f"\nall {failures} audit(s) failed")
+            return 1
         print_runs(results)
         finished = True
-        return 0 if summarize(results, options) else 1
+        if failures:
+            print(f"\n{failures} of {options.repeat} audit(s) FAILED (see above)")
+        return 0 if summarize(results, options) and not failures else 1
     finally:
         if sampler is not None:
             sampler.done.set()

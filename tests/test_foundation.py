@@ -149,6 +149,7 @@ def test_the_api_accepts_tokens_and_refuses_anonymous_calls(client, django_user_
 
     assert client.get("/api/v1/benchmark-suites/").status_code in (401, 403)
     user = django_user_model.objects.create_user("tok", password="x-very-long-password")
+    user.groups.add(Group.objects.get(name=Role.AUDITOR))
     token = Token.objects.create(user=user)
     response = client.get("/api/v1/benchmark-suites/", HTTP_AUTHORIZATION=f"Token {token.key}")
     assert response.status_code == 200
