@@ -64,3 +64,18 @@ def adjudication_queue(*, user):
         .select_related("scenario__dimension", "audit__endpoint")
         .order_by("human_verdict", "id")
     )
+
+
+def auditor_queue(*, user) -> dict:
+    """Audits to run (scheduled for the user's teams), audits running now, endpoints, grades pending."""
+    from governance.models import AuditTeam
+
+    teams = AuditTeam.objects.filter(memberships__user=user)
+    audits = audit_list(user=user)
+    return {
+        "to_run": audits.filter(status=Audit.Status.SCHEDULED, team__in=teams).order_by("created_at"),
+        "running": audits.filter(status__in=[Audit.Status.QUEUED, Audit.Status.RUNNING]).order_by("created_at"),
+        "recent": audits.filter(status__in=Audit.TERMINAL).order_by("-finished_at")[:8],
+        "endpoints": endpoint_list(user=user)[:20],
+        "to_adjudicate": adjudication_queue(user=user).filter(human_verdict="").count(),
+    }

@@ -690,10 +690,21 @@ def _after_finish(audit_id: int) -> None:
 
 
 def audit_score(*, audit_id: int) -> dict:
-    """Compute and store the audit's scores from its stored results (no model calls)."""
-    audit = Audit.objects.get(pk=audit_id)
+    """Compute and store the audit's scores from its stored results (no model calls), with the paired
+    comparison to the previous audit of the same system on the same items, so pages never recompute."""
+    audit = Audit.objects.select_related("endpoint").get(pk=audit_id)
     plan = executors.plan_for(audit)
     summary = plan.summarize()
+    if audit.kind == Audit.Kind.BENCHMARK:
+        from audits.reports import compare_audits, previous_comparable_audit
+
+        previous = previous_comparable_audit(audit)
+        if previous is not None:
+            comparison = compare_audits(previous, audit)
+            before, after = previous.summary.get("overall", {}), summary.get("overall", {})
+            if before.get("accuracy") is not None and after.get("accuracy") is not None:
+                comparison["overall_delta"] = after["accuracy"] - before["accuracy"]
+            summary["comparison"] = comparison
     _refresh_progress(audit_id)
     Audit.objects.filter(pk=audit_id).update(summary=summary, scored_at=timezone.now())
     return summary

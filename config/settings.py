@@ -83,6 +83,7 @@ TEMPLATES = [
 
 DATABASES = {"default": database_from_env("DATABASE_URL", VAR_DIR / "medgov.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True
 USING_SQLITE = DATABASES["default"]["ENGINE"].endswith("sqlite3")
 if USING_SQLITE:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -284,5 +285,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "kombu.connection": {"level": "ERROR"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -53,12 +53,12 @@ SAMPLE_EVERY_S = 0.2
 class Child:
     """A child process in its own process group; ``stop`` ends it and anything it started."""
 
-    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path):
+    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path, cwd: Path = ROOT):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self.log = self.log_path.open("w")
         self.popen = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            args, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     @property
@@ -183,12 +183,19 @@ def start_simulator(latency: float, log_dir: Path) -> tuple[Child, int]:
     raise RuntimeError(f"the simulator did not listen within 60 s:\n{child.output()}")
 
 
-def start_worker(concurrency: int, extra_env: dict, log_dir: Path) -> tuple[Child, str]:
+def start_worker(
+    concurrency: int, extra_env: dict, log_dir: Path, loglevel: str = "WARNING", root: Path = ROOT
+) -> tuple[Child, str]:
+    """One worker, as the README documents it; ``root`` runs a patched copy of the code (experiments)."""
     celery = Path(sys.executable).with_name("celery")
     hostname = f"bench-{os.getpid()}@{socket.gethostname()}"
-    args = [str(celery) if celery.exists() else "celery", "-A", "config", "worker", "--loglevel", "WARNING"]
+    args = [str(celery) if celery.exists() else "celery", "-A", "config", "worker", "--loglevel", loglevel]
     args += ["--concurrency", str(concurrency), "-O", "fair", "--without-gossip", "--without-mingle"]
-    child = Child("worker", [*args, "--hostname", hostname], child_env(extra_env), log_dir)
+    env = child_env(extra_env)
+    # celery only puts the working directory on sys.path while it loads the app: without this, modules imported
+    # later could come from the editable install (another checkout) instead of ``root``
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    child = Child("worker", [*args, "--hostname", hostname], env, log_dir, cwd=root)
     from config.celery import app
 
     deadline = time.monotonic() + 60
@@ -490,6 +497,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery pool processes")
     parser.add_argument("--repeat", type=int, default=1, help="audits to run one after another")
     parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE", help="extra worker env")
+    parser.add_argument("--worker-loglevel", default="WARNING", help="INFO logs every task (diagnostics)")
+    parser.add_argument("--worker-root", type=Path, default=ROOT, help="run the worker from a patched copy")
     parser.add_argument("--py-spy", type=Path, metavar="DIR", help="record the worker and simulator with py-spy")
     parser.add_argument("--fresh-db", action="store_true", help="drop and re-create the benchmark database first")
     parser.add_argument("--logs", type=Path, metavar="DIR", help="keep the worker and simulator logs here")
@@ -532,7 +541,9 @@ def main() -> int:
 
         simulator, port = start_simulator(options.latency, log_dir)
         children.append(simulator)
-        worker, hostname = start_worker(options.worker_concurrency, worker_env, log_dir)
+        worker, hostname = start_worker(
+            options.worker_concurrency, worker_env, log_dir, options.worker_loglevel, options.worker_root.resolve()
+        )
         children.append(worker)
         sampler = TreeSampler(worker)
         sampler.start()

@@ -86,7 +86,7 @@ def setup_django(*, fresh_db: bool = False) -> None:
     django.setup()
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0, interactive=False)
+    call_command("migrate", verbosity=0, interactive=False, skip_checks=True)
 
 
 def dimension_codes() -> list[str]:
