@@ -225,6 +225,11 @@ async def chat(client: httpx.AsyncClient, config: EndpointConfig, messages: list
     latency_ms = (time.perf_counter() - started) * 1000
     if status != 200:
         raise _status_error(status, raw, retry_after, config)
+    if "json" not in content_type.lower():
+        kind = "an HTML page" if b"<html" in raw[:500].lower() else f"content of type {content_type or 'unknown'}"
+        raise CallError(
+            CallError.BAD_RESPONSE, f"the server answered {kind}, not JSON: {_snippet(raw, config)}", status=200
+        )
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -218,6 +218,9 @@ class SlotPool:
                             self.held += granted
                         finally:
                             self._asking = False
+                            # Wake the others even when asking failed (limiter unreachable, cancellation):
+                            # one of them asks next, or they all see the failure, instead of waiting forever.
+                            self._condition.notify_all()
                         if granted:
                             self._condition.notify_all()
                             delay = 0.005
@@ -230,7 +233,10 @@ class SlotPool:
                             await self._condition.acquire()
                         delay = min(delay * 2, 0.2)
                         continue
-                    await self._condition.wait()
+                    try:
+                        await asyncio.wait_for(self._condition.wait(), timeout=0.5)
+                    except TimeoutError:
+                        pass  # look again: the asker may have given up
             finally:
                 self.waiting -= 1
 

@@ -38,6 +38,10 @@ class Stopped(Exception):
     """The run was asked to stop (cancellation, a lost lease or a tripped breaker)."""
 
 
+class LimiterUnavailable(Stopped):
+    """The shared limiter cannot be reached: stop sending rather than exceed the endpoint's limits."""
+
+
 class CircuitBreaker:
     """Trips after too many consecutive failed calls, or a few that no retry can fix (401, 404, DNS, TLS)."""
 
@@ -81,6 +85,15 @@ class FailedCall(Exception):
         self.attempts = attempts
 
 
+async def _guard_limiter(awaitable):
+    try:
+        return await awaitable
+    except Exception as exc:
+        if isinstance(exc, (OSError, TimeoutError)) or type(exc).__module__.startswith("redis"):
+            raise LimiterUnavailable(f"the shared limiter is unreachable ({type(exc).__name__}: {exc})") from None
+        raise
+
+
 class Caller:
     """Calls one endpoint for a run: slot lease, rate limit, retries with backoff, breaker bookkeeping."""
 
@@ -114,15 +127,11 @@ class Caller:
                 raise Stopped()
             attempt += 1
             stats.attempts += 1
-            await self.pool.acquire()
+            await self._acquire_slot()
             error = None
             try:
                 if self.config.requests_per_minute:
-                    while (
-                        wait := await self.pool.limiter.rate_wait_s(
-                            self.config.limiter_key, self.config.requests_per_minute
-                        )
-                    ) > 0:
+                    while (wait := await self._rate_wait()) > 0:
                         if self.stop.is_set():
                             raise Stopped()
                         await asyncio.sleep(wait)
@@ -130,7 +139,7 @@ class Caller:
             except CallError as exc:
                 error = exc
             finally:
-                await self.pool.release(keep=self.has_more_work())
+                await self._release_slot()
             if error is None:
                 self.breaker.success()
                 stats.latency_ms += completion.latency_ms
@@ -143,6 +152,19 @@ class Caller:
             await self._sleep(
                 backoff_delay(attempt, error.retry_after if error.kind == CallError.RATE_LIMITED else None)
             )
+
+    async def _acquire_slot(self) -> None:
+        """Wait for a slot; if the shared limiter (Redis) is unreachable, stop the run cleanly: its units stay
+        unanswered and are run again once the limiter is back, rather than sent without a limit."""
+        await _guard_limiter(self.pool.acquire())
+
+    async def _release_slot(self) -> None:
+        await _guard_limiter(self.pool.release(keep=self.has_more_work()))
+
+    async def _rate_wait(self) -> float:
+        return await _guard_limiter(
+            self.pool.limiter.rate_wait_s(self.config.limiter_key, self.config.requests_per_minute)
+        )
 
     async def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -182,11 +204,13 @@ async def run_units(
     out: queue.SimpleQueue,
     stop: threading.Event,
     breaker: CircuitBreaker,
+    limiter_down: threading.Event | None = None,
 ) -> None:
     """Run every unit through ``execute`` and put a ``UnitOutcome`` for each on ``out``.
 
     Units not started when ``stop`` is set are left alone (no outcome), so they are run later.
     """
+    limiter_down = limiter_down or threading.Event()
     pending = deque(units)
     callers = {
         name: Caller(
@@ -203,6 +227,11 @@ async def run_units(
             stats = CallStats()
             try:
                 value = await execute(payload, context, stats)
+            except LimiterUnavailable:
+                pending.appendleft((key, payload))
+                stop.set()
+                limiter_down.set()
+                return
             except Stopped:
                 pending.appendleft((key, payload))
                 return
@@ -221,7 +250,10 @@ async def run_units(
     finally:
         renewer.cancel()
         for caller in callers.values():
-            await caller.pool.close()
+            try:
+                await caller.pool.close()
+            except Exception:  # the limiter may be down; its leases expire on their own
+                logger.warning("could not hand back endpoint slots", exc_info=True)
 
 
 async def _renew_leases(callers: dict[str, Caller], stop: threading.Event) -> None:

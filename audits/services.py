@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -458,6 +458,9 @@ def _claim(chunk_id: int, owner: str) -> bool:
     return claimed == 1
 
 
+FLUSH_ATTEMPTS = 5
+
+
 class _ResultWriter:
     """Buffers outcomes and writes them in bulk (thousands of rows, or once a second)."""
 
@@ -480,7 +483,22 @@ class _ResultWriter:
 
     def flush(self) -> str:
         """Write buffered rows, renew the lease, refresh progress. Returns the audit's current status,
-        or "lease_lost" when another worker has taken the chunk over."""
+        or "lease_lost" when another worker has taken the chunk over.
+
+        A dropped database connection (restart, failover, ``pg_terminate_backend``) is reconnected and the
+        write retried, so answers already received are neither lost nor sent to the model again."""
+        for attempt in range(FLUSH_ATTEMPTS):
+            try:
+                return self._flush_once()
+            except (OperationalError, InterfaceError):
+                if attempt == FLUSH_ATTEMPTS - 1:
+                    raise
+                logger.warning("database connection lost while storing results; reconnecting", exc_info=True)
+                connection.close()
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _flush_once(self) -> str:
         with transaction.atomic():
             if self.rows:
                 # ON CONFLICT DO NOTHING: a unit stored by an earlier (crashed) run stays as it was.
@@ -530,7 +548,13 @@ def audit_chunk_run(*, chunk_id: int) -> str:
     writer = _ResultWriter(audit, chunk_id, owner, plan.build_result)
     outcome = "done"
     if units:
-        outcome = _execute(audit, plan, units, writer, owner)
+        try:
+            outcome = _execute(audit, plan, units, writer, owner)
+        except Exception:
+            # Leave the chunk claimable at once (the task retries, or the sweep re-queues it); stored results stay.
+            connection.close()
+            _release(chunk_id, owner, done=False)
+            raise
     if outcome == "done":
         _release(chunk_id, owner, done=True)
         audit_maybe_finish(audit_id=audit.pk)
@@ -544,7 +568,10 @@ def audit_chunk_run(*, chunk_id: int) -> str:
         _release(chunk_id, owner, done=False)
         from audits.tasks import audit_chunk_run_task
 
-        audit_chunk_run_task.delay(chunk_id)
+        try:
+            audit_chunk_run_task.delay(chunk_id)
+        except Exception:  # the broker may be down as well; the recovery sweep re-queues pending chunks
+            logger.warning("could not re-queue chunk %s; the recovery sweep will", chunk_id, exc_info=True)
     elif outcome.startswith("tripped:"):
         _release(chunk_id, owner, done=False)
         _fail(audit, outcome.removeprefix("tripped:"))
@@ -565,6 +592,7 @@ def _execute(audit: Audit, plan, units, writer: _ResultWriter, owner: str) -> st
     out: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
     breaker = CircuitBreaker(settings.AUDIT_CIRCUIT_BREAKER_FAILURES)
+    limiter_down = threading.Event()
     rt = runtime()
     future = rt.submit(
         run_units(
@@ -576,6 +604,7 @@ def _execute(audit: Audit, plan, units, writer: _ResultWriter, owner: str) -> st
             out=out,
             stop=stop,
             breaker=breaker,
+            limiter_down=limiter_down,
         )
     )
     deadline = time.monotonic() + settings.AUDIT_CHUNK_MAX_SECONDS
@@ -613,6 +642,9 @@ def _execute(audit: Audit, plan, units, writer: _ResultWriter, owner: str) -> st
     writer.flush()
     if breaker.tripped:
         return f"tripped:{breaker.reason}"
+    if limiter_down.is_set():
+        logger.warning("the shared limiter is unreachable; chunk %s pauses and runs again later", writer.chunk_id)
+        return "partial"
     if result == "done" and stop.is_set():
         return "stopped"
     return result
@@ -782,7 +814,10 @@ def _requeue(chunk_id: int) -> None:
     from audits.tasks import audit_chunk_run_task
 
     Audit.objects.filter(chunks__id=chunk_id).update(requeue_count=F("requeue_count") + 1)
-    audit_chunk_run_task.delay(chunk_id)
+    try:
+        audit_chunk_run_task.delay(chunk_id)
+    except Exception:  # broker unreachable: the chunk stays pending and the next sweep tries again
+        logger.warning("could not re-queue chunk %s", chunk_id, exc_info=True)
 
 
 def audit_schedules_run_due(*, now=None) -> list[int]:

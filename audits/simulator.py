@@ -226,6 +226,7 @@ class Simulator:
         self.requests = 0
         self.by_status: Counter = Counter()
         self.answers: dict[str, dict[str, str]] = defaultdict(dict)  # dimension -> {item key: outcome}
+        self.answered_per_key: Counter = Counter()  # successful answers per (item, variant): >1 means sent twice
         self.started = time.time()
 
     # --- knowledge of the benchmark ----------------------------------------------------------------------
@@ -277,6 +278,8 @@ class Simulator:
                 "by_status": dict(self.by_status),
                 "answers": answers,
                 "model": self.profile.model,
+                "answered_items": len(self.answered_per_key),
+                "answered_more_than_once": sum(1 for count in self.answered_per_key.values() if count > 1),
             }
         )
 
@@ -284,6 +287,7 @@ class Simulator:
         self.requests, self.peak_in_flight = 0, self.in_flight
         self.by_status.clear()
         self.answers.clear()
+        self.answered_per_key.clear()
         return web.json_response({"ok": True})
 
     def _authorised(self, request: web.Request) -> bool:
@@ -366,6 +370,7 @@ class Simulator:
         correct = "".join(letter for letter, text in options if text in known.correct_texts)
         decision = decide(self.profile, known.external_id, known.dimension, variant)
         self.answers[known.dimension][f"{known.external_id}|{variant}"] = decision
+        self.answered_per_key[f"{known.external_id}|{variant}"] += 1
         language = known.language
         if decision == "empty":
             return ""

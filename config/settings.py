@@ -236,7 +236,10 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "audits-recover-stalled": {"task": "audits.tasks.audit_recover_stalled_task", "schedule": 20.0},
+    "audits-recover-stalled": {
+        "task": "audits.tasks.audit_recover_stalled_task",
+        "schedule": env_float("AUDIT_RECOVERY_INTERVAL_S", 20.0),
+    },
     "audits-run-due-schedules": {"task": "audits.tasks.audit_schedules_run_due_task", "schedule": 60.0},
     "governance-continuing-review": {
         "task": "governance.tasks.continuing_review_sweep_task",
