@@ -96,9 +96,9 @@ def test_a_redis_restart_mid_audit_loses_nothing(tmp_path, simulator_factory, pr
     redis_args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     redis = Process(redis_args, dict(os.environ), tmp_path / "redis-1.log")
     wait_until(lambda: _redis_up(port), timeout=20, message="dedicated redis up")
-    version = big_version(3000, "redis-restart")
+    big_version(3000, "redis-restart")
     url = simulator_factory("--profile", profile_file, "--latency", "0.05")
-    endpoint, _ = services.endpoint_register(name="redis-restart", base_url=url, model="m", max_concurrency=16)
+    services.endpoint_register(name="redis-restart", base_url=url, model="m", max_concurrency=16)
     worker = start_worker(tmp_path, name="w-redis", beat=True, REDIS_URL=redis_url, **FAST_RECOVERY)
     try:
         queued = subprocess.run(
