@@ -57,7 +57,7 @@ def adjudication_queue(*, user):
     from audits.models import ConversationResult
 
     audits = audit_list(user=user)
-    if not (user.is_superuser or user.has_perm("audits.add_audit")):
+    if not (user.is_superuser or user.has_perm("audits.add_audit") or user.has_perm("audits.view_audit")):
         return ConversationResult.objects.none()
     return (
         ConversationResult.objects.filter(audit__in=audits.values("pk"), needs_adjudication=True)

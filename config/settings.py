@@ -176,9 +176,10 @@ MEDGOV_MAX_ATTACHMENT_BYTES = env_int("MEDGOV_MAX_ATTACHMENT_BYTES", 20 * 1024 *
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: anonymous API calls get 401 with a WWW-Authenticate challenge, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -196,11 +197,21 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Hospital LLM governance: benchmarks, audits, deployment requests and IRB review.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI is served from our own static files: hospital networks may be closed.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "VerdictEnum": "audits.models.ConversationResult.Verdict",
+        "RecommendationEnum": "governance.models.Recommendation",
+        "AuditKindEnum": "audits.models.Audit.Kind",
+        "EndpointKindEnum": "audits.models.ModelEndpoint.Kind",
+        "RequestKindEnum": "governance.models.DeploymentRequest.Kind",
+        "ConditionKindEnum": "governance.models.Condition.Kind",
+        "AttachmentKindEnum": "governance.models.RequestAttachment.Kind",
+    },
 }
 
 # --- Redis and Celery -----------------------------------------------------------------------------
@@ -289,6 +300,7 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
         "kombu.connection": {"level": "ERROR"},
         "weasyprint": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
     },
 }

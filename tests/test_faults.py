@@ -216,5 +216,3 @@ def test_a_12000_item_audit_gets_exactly_the_simulators_scores(tmp_path, simulat
         assert audit.total_items == 12000 and audit.summary["overall"]["n"] == 12000
     finally:
         worker.stop()
-
-

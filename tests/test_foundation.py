@@ -133,8 +133,10 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client):
 
 
 @pytest.mark.django_db
-def test_the_login_page_and_api_docs_render(client):
+def test_the_login_page_and_api_docs_render(client, django_user_model):
     assert client.get(reverse("login")).status_code == 200
+    assert client.get("/api/schema/").status_code in (401, 403)
+    client.force_login(django_user_model.objects.create_user("reader", password="x-very-long-password"))
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     assert schema.json()["info"]["title"] == "MedGov API"

@@ -10,13 +10,14 @@ from rest_framework.response import Response
 from audits import reports, selectors, services
 from audits.api import serializers as s
 from audits.filtersets import AuditFilterSet, ConversationResultFilterSet, ItemResultFilterSet
-from audits.models import Audit, AuditSchedule
+from audits.models import Audit, AuditSchedule, ConversationResult, ModelEndpoint
 from config.errors import NotPermitted
 
 
 class ModelEndpointViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Registered model endpoints. API keys are write-only and stored encrypted."""
 
+    queryset = ModelEndpoint.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.ModelEndpointSerializer
     filterset_fields = ["kind", "team", "ai_system"]
     search_fields = ["name", "model", "base_url"]
@@ -58,6 +59,7 @@ class ModelEndpointViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, vie
 
 
 class AuditViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Audit.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.AuditSerializer
     filterset_class = AuditFilterSet
     ordering_fields = ["created_at", "finished_at", "status"]
@@ -192,6 +194,7 @@ class AuditViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 class AdjudicationViewSet(viewsets.ReadOnlyModelViewSet):
     """Simulated conversations waiting for a person's grade: a sample, and every rule/judge disagreement."""
 
+    queryset = ConversationResult.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.ConversationResultSerializer
     filterset_class = ConversationResultFilterSet
 
@@ -202,6 +205,8 @@ class AdjudicationViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def grade(self, request, pk=None):
         result = self.get_object()
+        if not selectors.can_run_audits(request.user, result.audit):
+            raise NotPermitted("Only the audit team grades this audit's conversations.")
         data = s.AdjudicationInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.conversation_adjudicate(result=result, by=request.user, **data.validated_data)
@@ -209,6 +214,7 @@ class AdjudicationViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class AuditScheduleViewSet(viewsets.ModelViewSet):
+    queryset = AuditSchedule.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.AuditScheduleSerializer
     filterset_fields = ["endpoint", "enabled"]
 

@@ -17,6 +17,7 @@ from benchmark.api.serializers import (
     ItemSerializer,
 )
 from benchmark.filtersets import BenchmarkVersionFilterSet, ItemFilterSet
+from benchmark.models import BenchmarkSuite, BenchmarkVersion, Dimension, Item
 from benchmark.uploads import check_upload
 from config.errors import NotPermitted
 from config.permissions import ModelPermissions
@@ -25,6 +26,7 @@ from config.permissions import ModelPermissions
 class DimensionViewSet(viewsets.ReadOnlyModelViewSet):
     """The taxonomy: 11 ethics and 9 safety dimensions (codes are stable)."""
 
+    queryset = Dimension.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = DimensionSerializer
     permission_classes = [IsAuthenticated]
     pagination_class = None
@@ -35,6 +37,7 @@ class DimensionViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class BenchmarkSuiteViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = BenchmarkSuite.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = BenchmarkSuiteSerializer
     permission_classes = [ModelPermissions]
     search_fields = ["name", "description"]
@@ -47,6 +50,7 @@ class BenchmarkSuiteViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewS
 
 
 class BenchmarkVersionViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = BenchmarkVersion.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = BenchmarkVersionSerializer
     permission_classes = [ModelPermissions]
     filterset_class = BenchmarkVersionFilterSet
@@ -63,7 +67,13 @@ class BenchmarkVersionViewSet(viewsets.ReadOnlyModelViewSet):
         },
         description="Import a JSONL or CSV file as a new published version. All or nothing.",
     )
-    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser, FormParser],
+        permission_classes=[IsAuthenticated],  # checked below: importing needs benchmark.add_benchmarksuite
+    )
     def import_file(self, request):
         if not request.user.has_perm("benchmark.add_benchmarksuite"):
             raise NotPermitted("You may not import benchmark content.")
@@ -99,7 +109,7 @@ class BenchmarkVersionViewSet(viewsets.ReadOnlyModelViewSet):
         return response
 
     @extend_schema(request=None, responses=BenchmarkVersionSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
     def retire(self, request, pk=None):
         version = get_object_or_404(self.get_queryset(), pk=pk)
         if not request.user.has_perm("benchmark.add_benchmarksuite"):
@@ -113,6 +123,7 @@ def _safe(text: str) -> str:
 
 
 class ItemViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Item.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = ItemSerializer
     permission_classes = [ModelPermissions]
     filterset_class = ItemFilterSet

@@ -355,7 +355,7 @@ class ConflictInput(serializers.Serializer):
 
 
 class ReviewInput(serializers.Serializer):
-    recommendation = serializers.ChoiceField(choices=[c for c in Recommendation.choices if c[0] != "abstain"])
+    recommendation = serializers.ChoiceField(choices=Recommendation.choices, help_text="abstain is refused")
     comments = serializers.CharField(required=False, allow_blank=True, default="")
 
 

@@ -11,28 +11,41 @@ from governance.api import serializers as s
 from governance.events import verify_event_chain
 from governance.filtersets import DeploymentRequestFilterSet
 from governance.models import (
+    AISystem,
     ApprovalPolicy,
     AuditTeam,
     Condition,
+    DeploymentRequest,
     Event,
     Guideline,
+    IncidentReport,
     IRBCommittee,
+    Meeting,
+    Notification,
     Role,
 )
 from governance.policy import evaluate_request
 from governance.roles import has_role
 
 
-def _input(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+class ObjectFirst:
+    """Validate action input only after the object lookup, so a stranger gets 404 whatever they send."""
+
+    def _input(self, serializer_class):
+        if self.detail:
+            self.get_object()
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
 
 
-class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+class DeploymentRequestViewSet(
+    ObjectFirst, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
     """Deployment requests. Workflow moves are POST actions; each refuses with a clear message when the
     user's role or the request's state does not allow it."""
 
+    queryset = DeploymentRequest.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.DeploymentRequestSerializer
     filterset_class = DeploymentRequestFilterSet
     search_fields = ["reference", "title", "ai_system__name"]
@@ -70,7 +83,7 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @action(detail=True, methods=["post"])
     def attest(self, request, pk=None):
         obj = self.get_object()
-        services.request_attest(request=obj, by=request.user, clause_ids=_input(s.AttestInput, request)["clauses"])
+        services.request_attest(request=obj, by=request.user, clause_ids=self._input(s.AttestInput)["clauses"])
         return self._respond(obj)
 
     @extend_schema(request=None)
@@ -86,7 +99,7 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.ReasonInput)
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
-        data = _input(s.ReasonInput, request)
+        data = self._input(s.ReasonInput)
         return self._respond(
             services.request_withdraw(request=self.get_object(), by=request.user, reason=data["reason"])
         )
@@ -99,7 +112,7 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.QuestionInput)
     @action(detail=True, methods=["post"], url_path="request-clarification")
     def request_clarification(self, request, pk=None):
-        data = _input(s.QuestionInput, request)
+        data = self._input(s.QuestionInput)
         return self._respond(
             services.request_clarify(request=self.get_object(), by=request.user, question=data["question"])
         )
@@ -107,7 +120,7 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.AnswerInput)
     @action(detail=True, methods=["post"])
     def respond(self, request, pk=None):
-        data = _input(s.AnswerInput, request)
+        data = self._input(s.AnswerInput)
         return self._respond(
             services.request_respond(request=self.get_object(), by=request.user, answer=data["answer"])
         )
@@ -115,15 +128,15 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.SendToAuditInput)
     @action(detail=True, methods=["post"], url_path="send-to-audit")
     def send_to_audit(self, request, pk=None):
-        data = _input(s.SendToAuditInput, request)
         obj = self.get_object()
+        data = self._input(s.SendToAuditInput)
         services.request_send_to_audit(request=obj, by=request.user, team=data["audit_team"])
         return self._respond(obj)
 
     @extend_schema(request=s.StartReviewInput)
     @action(detail=True, methods=["post"], url_path="start-review")
     def start_review(self, request, pk=None):
-        data = _input(s.StartReviewInput, request)
+        data = self._input(s.StartReviewInput)
         return self._respond(
             services.request_start_review(request=self.get_object(), by=request.user, review_type=data["review_type"])
         )
@@ -131,7 +144,7 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.ReasonInput)
     @action(detail=True, methods=["post"], url_path="refer-to-full-board")
     def refer_to_full_board(self, request, pk=None):
-        data = _input(s.ReasonInput, request)
+        data = self._input(s.ReasonInput)
         return self._respond(
             services.request_refer_to_full_board(request=self.get_object(), by=request.user, reason=data["reason"])
         )
@@ -139,7 +152,7 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.AssignReviewerInput, responses=s.ReviewAssignmentSerializer)
     @action(detail=True, methods=["post"], url_path="assign-reviewer")
     def assign_reviewer(self, request, pk=None):
-        data = _input(s.AssignReviewerInput, request)
+        data = self._input(s.AssignReviewerInput)
         assignment = services.request_assign_reviewer(
             request=self.get_object(), by=request.user, reviewer=data["reviewer"]
         )
@@ -148,29 +161,31 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.ConflictInput)
     @action(detail=True, methods=["post"], url_path="declare-conflict")
     def declare_conflict(self, request, pk=None):
-        data = _input(s.ConflictInput, request)
         obj = self.get_object()
+        data = self._input(s.ConflictInput)
         services.conflict_declare(request=obj, by=request.user, **data)
         return self._respond(obj)
 
     @extend_schema(request=s.ReviewInput, responses=s.ReviewAssignmentSerializer)
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
-        data = _input(s.ReviewInput, request)
-        assignment = services.review_submit(request=self.get_object(), by=request.user, **data)
+        obj = self.get_object()
+        data = self._input(s.ReviewInput)
+        assignment = services.review_submit(request=obj, by=request.user, **data)
         return Response(s.ReviewAssignmentSerializer(assignment).data)
 
     @extend_schema(request=s.VoteInput, responses=s.VoteSerializer)
     @action(detail=True, methods=["post"])
     def vote(self, request, pk=None):
-        data = _input(s.VoteInput, request)
-        vote = services.vote_cast(request=self.get_object(), by=request.user, **data)
+        obj = self.get_object()
+        data = self._input(s.VoteInput)
+        vote = services.vote_cast(request=obj, by=request.user, **data)
         return Response(s.VoteSerializer(vote).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.DetermineInput)
     @action(detail=True, methods=["post"])
     def determine(self, request, pk=None):
-        data = _input(s.DetermineInput, request)
+        data = self._input(s.DetermineInput)
         conditions = [services.ConditionSpec(**condition) for condition in data.pop("conditions")]
         return self._respond(
             services.request_determine(request=self.get_object(), by=request.user, conditions=conditions, **data)
@@ -184,7 +199,7 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.RequiredReasonInput)
     @action(detail=True, methods=["post"])
     def suspend(self, request, pk=None):
-        data = _input(s.RequiredReasonInput, request)
+        data = self._input(s.RequiredReasonInput)
         return self._respond(
             services.request_suspend(request=self.get_object(), by=request.user, reason=data["reason"])
         )
@@ -192,7 +207,7 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.RequiredReasonInput)
     @action(detail=True, methods=["post"])
     def reinstate(self, request, pk=None):
-        data = _input(s.RequiredReasonInput, request)
+        data = self._input(s.RequiredReasonInput)
         return self._respond(
             services.request_reinstate(request=self.get_object(), by=request.user, reason=data["reason"])
         )
@@ -200,13 +215,14 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.RenewInput)
     @action(detail=True, methods=["post"])
     def renew(self, request, pk=None):
-        data = _input(s.RenewInput, request)
-        return self._respond(services.request_renew(request=self.get_object(), by=request.user, **data))
+        obj = self.get_object()
+        data = self._input(s.RenewInput)
+        return self._respond(services.request_renew(request=obj, by=request.user, **data))
 
     @extend_schema(request=s.RequiredReasonInput)
     @action(detail=True, methods=["post"])
     def terminate(self, request, pk=None):
-        data = _input(s.RequiredReasonInput, request)
+        data = self._input(s.RequiredReasonInput)
         return self._respond(
             services.request_terminate(request=self.get_object(), by=request.user, reason=data["reason"])
         )
@@ -214,8 +230,9 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.ReasonInput)
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
-        data = _input(s.ReasonInput, request)
-        return self._respond(services.request_close(request=self.get_object(), by=request.user, reason=data["reason"]))
+        obj = self.get_object()
+        data = self._input(s.ReasonInput)
+        return self._respond(services.request_close(request=obj, by=request.user, reason=data["reason"]))
 
     @extend_schema(request=None, responses={201: s.DeploymentRequestSerializer})
     @action(detail=True, methods=["post"])
@@ -226,14 +243,15 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
     @extend_schema(request=s.IncidentInput, responses={201: s.IncidentSerializer})
     @action(detail=True, methods=["post"])
     def incidents(self, request, pk=None):
-        data = _input(s.IncidentInput, request)
-        incident = services.incident_report(request=self.get_object(), by=request.user, **data)
+        obj = self.get_object()
+        data = self._input(s.IncidentInput)
+        incident = services.incident_report(request=obj, by=request.user, **data)
         return Response(s.IncidentSerializer(incident).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request={"multipart/form-data": s.AttachmentInput})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def attachments(self, request, pk=None):
-        data = _input(s.AttachmentInput, request)
+        data = self._input(s.AttachmentInput)
         attachment = services.request_attach(
             request=self.get_object(), by=request.user, upload=data["file"], kind=data["kind"]
         )
@@ -260,6 +278,7 @@ class DeploymentRequestViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
 
 
 class AISystemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = AISystem.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.AISystemSerializer
     filterset_fields = ["status", "risk_tier", "hosting", "owner_department"]
     search_fields = ["name", "vendor", "model_name"]
@@ -274,6 +293,7 @@ class AISystemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class CommitteeViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = IRBCommittee.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.CommitteeSerializer
 
     def get_queryset(self):
@@ -284,6 +304,7 @@ class CommitteeViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class AuditTeamViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = AuditTeam.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.AuditTeamSerializer
 
     def get_queryset(self):
@@ -293,7 +314,8 @@ class AuditTeamViewSet(viewsets.ReadOnlyModelViewSet):
         return AuditTeam.objects.filter(memberships__user=user)
 
 
-class MeetingViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class MeetingViewSet(ObjectFirst, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Meeting.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.MeetingSerializer
     filterset_fields = ["committee", "status"]
 
@@ -306,7 +328,7 @@ class MeetingViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=s.AgendaInput)
     @action(detail=True, methods=["post"])
     def agenda(self, request, pk=None):
-        data = _input(s.AgendaInput, request)
+        data = self._input(s.AgendaInput)
         target = get_object_or_404(selectors.request_list(user=request.user), pk=data["request"].pk)
         item = services.meeting_add_to_agenda(meeting=self.get_object(), request=target, by=request.user)
         return Response(
@@ -317,7 +339,7 @@ class MeetingViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=s.AttendanceInput)
     @action(detail=True, methods=["post"])
     def attendance(self, request, pk=None):
-        data = _input(s.AttendanceInput, request)
+        data = self._input(s.AttendanceInput)
         meeting = services.meeting_record_attendance(
             meeting=self.get_object(), by=request.user, present_user_ids=data["present"]
         )
@@ -355,7 +377,8 @@ class ApprovalPolicyViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = ApprovalPolicy.objects.prefetch_related("thresholds")
 
 
-class ConditionViewSet(viewsets.ReadOnlyModelViewSet):
+class ConditionViewSet(ObjectFirst, viewsets.ReadOnlyModelViewSet):
+    queryset = Condition.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.ConditionSerializer
     filterset_fields = ["status", "kind", "request"]
 
@@ -365,12 +388,14 @@ class ConditionViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=s.ConditionResolveInput)
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        data = _input(s.ConditionResolveInput, request)
-        condition = services.condition_resolve(condition=self.get_object(), by=request.user, **data)
+        obj = self.get_object()
+        data = self._input(s.ConditionResolveInput)
+        condition = services.condition_resolve(condition=obj, by=request.user, **data)
         return Response(s.ConditionSerializer(condition).data)
 
 
-class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
+class IncidentViewSet(ObjectFirst, viewsets.ReadOnlyModelViewSet):
+    queryset = IncidentReport.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.IncidentSerializer
     filterset_fields = ["status", "severity", "request"]
 
@@ -380,14 +405,16 @@ class IncidentViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=s.IncidentReviewInput)
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
-        data = _input(s.IncidentReviewInput, request)
-        incident = services.incident_review(incident=self.get_object(), by=request.user, **data)
+        obj = self.get_object()
+        data = self._input(s.IncidentReviewInput)
+        incident = services.incident_review(incident=obj, by=request.user, **data)
         return Response(s.IncidentSerializer(incident).data)
 
 
 class EventViewSet(viewsets.ReadOnlyModelViewSet):
     """The append-only, hash-chained event log (compliance administrators)."""
 
+    queryset = Event.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.EventSerializer
     filterset_fields = ["verb", "request", "target_type"]
 
@@ -406,6 +433,7 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Notification.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.NotificationSerializer
     permission_classes = [permissions.IsAuthenticated]
 

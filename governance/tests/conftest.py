@@ -23,6 +23,7 @@ from governance.models import (
 from governance.tests.factories import DepartmentFactory, UserFactory
 
 SAMPLE = Path(__file__).resolve().parents[2] / "benchmark" / "data" / "sample_suite.jsonl"
+SCENARIOS_PATH = SAMPLE.with_name("sample_scenarios.jsonl")
 
 
 @dataclass
