@@ -219,6 +219,7 @@ class ApprovalPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        ordering = ["risk_tier"]
         verbose_name_plural = "approval policies"
         constraints = [
             models.CheckConstraint(

@@ -192,3 +192,18 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci = (ROOT / ".ci/run").read_text()
     assert "make demo" in readme and "make test" in readme
     assert ci.strip().splitlines()[-1] == "make test"
+
+
+def test_the_readme_examples_are_valid_files():
+    import json
+    import re
+
+    from benchmark.formats import ItemValidator
+    from benchmark.scenario_formats import ScenarioValidator
+    from benchmark.taxonomy import DEFAULT_DIMENSIONS
+
+    codes = [row[0] for row in DEFAULT_DIMENSIONS]
+    blocks = re.findall(r"```json\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    item, scenario = (json.loads(block) for block in blocks[:2])
+    assert ItemValidator(codes).validate(item, 1).problems == []
+    assert ScenarioValidator(codes).validate(scenario, 1).problems == []

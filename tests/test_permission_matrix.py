@@ -145,14 +145,14 @@ RULES = {
     "benchmark-version-list": ("/api/v1/benchmark-versions/", api(BENCH_READERS, other=403), None),
     "benchmark-version-import-file": (
         "/api/v1/benchmark-versions/import/",
-        api(BENCH_READERS, 405, other=403),
+        api_post_only(),
         ("member", 403),
     ),
     "benchmark-version-detail": ("/api/v1/benchmark-versions/{version}/", api(BENCH_READERS, other=403), None),
     "benchmark-version-export": ("/api/v1/benchmark-versions/{version}/export/", api(BENCH_READERS, other=403), None),
     "benchmark-version-retire": (
         "/api/v1/benchmark-versions/{version}/retire/",
-        api(BENCH_READERS, 405, other=403),
+        api_post_only(),
         ("member", 403),
     ),
     "item-list": ("/api/v1/items/", api(BENCH_READERS, other=403), None),
