@@ -211,12 +211,14 @@ class Simulator:
         api_key: str | None = None,
         load_from_db: bool = True,
         fault_seed: int | None = None,
+        strict_model: bool = False,
     ):
         self.profile = profile
         self.latency, self.jitter = latency, jitter
         self.p429, self.p500, self.phang, self.hang_seconds = p429, p500, phang, hang_seconds
         self.api_key = api_key
         self.load_from_db = load_from_db
+        self.strict_model = strict_model
         self.random = random.Random(fault_seed)
         self.items: dict[str, KnownItem] = {}
         self.scenarios: dict[str, KnownScenario] = {}
@@ -314,6 +316,8 @@ class Simulator:
             messages = body["messages"]
         except (ValueError, KeyError, TypeError):
             return self._error(400, "the request body must be JSON with messages", "invalid_request_error")
+        if self.strict_model and body.get("model") != self.profile.model:
+            return self._error(404, f"The model `{body.get('model')}` does not exist", "invalid_request_error")
         roll = self.random.random()
         if roll < self.p429:
             return self._error(429, "rate limit exceeded", "rate_limit_error", {"Retry-After": "0.2"})

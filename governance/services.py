@@ -345,7 +345,7 @@ def request_create(
         ai_system=ai_system,
         kind=kind,
         parent=parent,
-        vendor_cloud=ai_system.hosting == AISystem.Hosting.VENDOR_CLOUD,
+        vendor_cloud=fields.pop("vendor_cloud", ai_system.hosting == AISystem.Hosting.VENDOR_CLOUD),
         **fields,
     )
     _apply_tier(request)

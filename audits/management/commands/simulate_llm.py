@@ -24,6 +24,7 @@ class Command(MedGovCommand):
         parser.add_argument("--hang-seconds", type=float, default=3600.0)
         parser.add_argument("--api-key", help="require this bearer token")
         parser.add_argument("--no-db", action="store_true", help="do not read the benchmark from the database")
+        parser.add_argument("--strict-model", action="store_true", help="answer 404 to requests for another model")
 
     def handle(self, *args, **options):
         data = {}
@@ -56,6 +57,7 @@ class Command(MedGovCommand):
             hang_seconds=options["hang_seconds"],
             api_key=options["api_key"],
             load_from_db=not options["no_db"],
+            strict_model=options["strict_model"],
         )
         self.stderr.write(f"simulator {profile.model} listening on http://{options['host']}:{options['port']}/v1")
         serve(simulator, options["host"], options["port"])
