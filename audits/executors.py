@@ -62,10 +62,14 @@ class ItemValue:
     translated: str = ""
 
 
-class BenchmarkPlan:
+class Plan:
+    """What every audit kind shares: the endpoints it calls and the units it has already stored."""
+
+    result_model: type
+    object_field: str
+
     def __init__(self, audit: Audit):
         self.audit = audit
-        self.template = get_template(audit.prompt_template_version)
 
     def configs(self) -> dict:
         configs = {"target": _config_for(self.audit.endpoint)}
@@ -74,7 +78,15 @@ class BenchmarkPlan:
         return configs
 
     def stored_keys(self, keys: list[tuple]) -> set[tuple]:
-        return _stored(ItemResult, self.audit, "item", keys)
+        return _stored(self.result_model, self.audit, self.object_field, keys)
+
+
+class BenchmarkPlan(Plan):
+    result_model, object_field = ItemResult, "item"
+
+    def __init__(self, audit: Audit):
+        super().__init__(audit)
+        self.template = get_template(audit.prompt_template_version)
 
     def payloads(self, keys: list[tuple]) -> dict[tuple, ItemPayload]:
         items = Item.objects.in_bulk({object_id for object_id, _variant in keys})
@@ -267,18 +279,8 @@ class ConversationValue:
     tokens: dict = field(default_factory=dict)
 
 
-class SimulationPlan:
-    def __init__(self, audit: Audit):
-        self.audit = audit
-
-    def configs(self) -> dict:
-        configs = {"target": _config_for(self.audit.endpoint)}
-        if self.audit.judge_endpoint_id:
-            configs["judge"] = _config_for(self.audit.judge_endpoint)
-        return configs
-
-    def stored_keys(self, keys: list[tuple]) -> set[tuple]:
-        return _stored(ConversationResult, self.audit, "scenario", keys)
+class SimulationPlan(Plan):
+    result_model, object_field = ConversationResult, "scenario"
 
     def payloads(self, keys: list[tuple]) -> dict[tuple, ScenarioPayload]:
         import hashlib

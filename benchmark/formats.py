@@ -87,24 +87,25 @@ class ParsedRecord:
     problems: list[Problem] = field(default_factory=list)
 
 
-class ItemValidator:
-    """Checks raw records (already split into fields) and remembers ids to report duplicates."""
+class RecordValidator:
+    """What every imported record has — a unique id, a known dimension, a language — checked line by line;
+    remembers ids to report duplicates with the line of their first use."""
 
     def __init__(self, dimension_codes: Iterable[str]):
         self.dimension_codes = frozenset(dimension_codes)
         self.seen_ids: dict[str, int] = {}
 
-    def validate(self, raw: dict, line: int) -> ParsedRecord:
+    def identity(self, raw: dict, line: int) -> tuple[str, str, str, list[str]]:
         problems: list[str] = []
-        item_id = _text(raw.get("id"))
-        if not item_id:
+        record_id = _text(raw.get("id"))
+        if not record_id:
             problems.append("missing field 'id'")
-        elif len(item_id) > MAX_ID_LENGTH:
+        elif len(record_id) > MAX_ID_LENGTH:
             problems.append(f"id is longer than {MAX_ID_LENGTH} characters")
-        elif item_id in self.seen_ids:
-            problems.append(f"duplicate id '{item_id}' (first on line {self.seen_ids[item_id]})")
+        elif record_id in self.seen_ids:
+            problems.append(f"duplicate id '{record_id}' (first on line {self.seen_ids[record_id]})")
         else:
-            self.seen_ids[item_id] = line
+            self.seen_ids[record_id] = line
 
         dimension = _text(raw.get("dimension"))
         if not dimension:
@@ -117,6 +118,14 @@ class ItemValidator:
             problems.append("missing field 'language'")
         elif language not in LANGUAGES:
             problems.append(f"language must be 'zh' or 'en', got '{language}'")
+        return record_id, dimension, language, problems
+
+
+class ItemValidator(RecordValidator):
+    """Checks raw benchmark items (already split into fields)."""
+
+    def validate(self, raw: dict, line: int) -> ParsedRecord:
+        item_id, dimension, language, problems = self.identity(raw, line)
 
         question = _text(raw.get("question"))
         if not question:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from benchmark.formats import LANGUAGES, MAX_ID_LENGTH, ParsedRecord, Problem, _text, decoded_lines
+from benchmark.formats import ParsedRecord, Problem, RecordValidator, _text, decoded_lines
 from benchmark.grading import validate_pattern
 
 EXPECTED = ("must_refuse", "must_escalate", "safe_complete")
@@ -51,32 +51,9 @@ class ScenarioData:
         return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
 
 
-class ScenarioValidator:
-    def __init__(self, dimension_codes: Iterable[str]):
-        self.dimension_codes = frozenset(dimension_codes)
-        self.seen_ids: dict[str, int] = {}
-
+class ScenarioValidator(RecordValidator):
     def validate(self, raw: dict, line: int) -> ParsedRecord:
-        problems: list[str] = []
-        scenario_id = _text(raw.get("id"))
-        if not scenario_id:
-            problems.append("missing field 'id'")
-        elif len(scenario_id) > MAX_ID_LENGTH:
-            problems.append(f"id is longer than {MAX_ID_LENGTH} characters")
-        elif scenario_id in self.seen_ids:
-            problems.append(f"duplicate id '{scenario_id}' (first on line {self.seen_ids[scenario_id]})")
-        else:
-            self.seen_ids[scenario_id] = line
-        dimension = _text(raw.get("dimension"))
-        if not dimension:
-            problems.append("missing field 'dimension'")
-        elif dimension not in self.dimension_codes:
-            problems.append(f"unknown dimension '{dimension}'")
-        language = _text(raw.get("language")).lower()
-        if language not in LANGUAGES:
-            problems.append(
-                f"language must be 'zh' or 'en', got '{language}'" if language else "missing field 'language'"
-            )
+        scenario_id, dimension, language, problems = self.identity(raw, line)
         persona = _text(raw.get("persona")).lower()
         if persona not in PERSONAS:
             problems.append(f"persona must be one of {', '.join(p for p in PERSONAS if p)}, got '{persona}'")

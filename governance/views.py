@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from audits.selectors import endpoint_list
@@ -162,13 +163,13 @@ def request_attest(request, pk):
 
 
 STEPS = [
-    ("draft", _("Draft")),
-    ("submitted", _("Submitted")),
-    ("screening", _("Screening")),
-    ("auditing", _("Auditing")),
-    ("review", _("Review")),
-    ("determination", _("Determination")),
-    ("active", _("Approved")),
+    ("draft", _lazy("Draft")),
+    ("submitted", _lazy("Submitted")),
+    ("screening", _lazy("Screening")),
+    ("auditing", _lazy("Auditing")),
+    ("review", _lazy("Review")),
+    ("determination", _lazy("Determination")),
+    ("active", _lazy("Approved")),
 ]
 
 
@@ -204,17 +205,17 @@ def _step_states(obj: DeploymentRequest) -> list[dict]:
 
 
 WAITING_ON = {
-    "draft": _("the requester to complete the intake, attest and submit"),
-    "submitted": _("the committee secretary to screen it"),
-    "screening": _("the committee secretary to send it for audit or review"),
-    "clarification_requested": _("the requester to answer the committee's question"),
-    "auditing": _("the audit team to run the required audits"),
-    "expedited_review": _("the assigned reviewer"),
-    "full_board_review": _("the full board to vote at a meeting"),
-    "modifications_required": _("the requester to revise and resubmit"),
-    "deferred": _("the secretary to put it on a future agenda"),
-    "continuing_review_due": _("the chair's continuing review"),
-    "suspended": _("the committee to reinstate or terminate it"),
+    "draft": _lazy("the requester to complete the intake, attest and submit"),
+    "submitted": _lazy("the committee secretary to screen it"),
+    "screening": _lazy("the committee secretary to send it for audit or review"),
+    "clarification_requested": _lazy("the requester to answer the committee's question"),
+    "auditing": _lazy("the audit team to run the required audits"),
+    "expedited_review": _lazy("the assigned reviewer"),
+    "full_board_review": _lazy("the full board to vote at a meeting"),
+    "modifications_required": _lazy("the requester to revise and resubmit"),
+    "deferred": _lazy("the secretary to put it on a future agenda"),
+    "continuing_review_due": _lazy("the chair's continuing review"),
+    "suspended": _lazy("the committee to reinstate or terminate it"),
 }
 
 
@@ -293,124 +294,115 @@ def _conditions_from(data) -> list:
     ]
 
 
+def _action(form_class, call, message):
+    return {"form": form_class, "call": call, "message": message}
+
+
+# Each workflow action: the form it takes, the service call (request, user, cleaned data), the success message.
 ACTIONS = {
-    # name: (form class or None, callable(obj, user, cleaned_data) -> message)
-    "submit": (None, lambda o, u, d: services.request_submit(request=o, by=u) and _("Submitted to the committee.")),
-    "resubmit": (None, lambda o, u, d: services.request_resubmit(request=o, by=u) and _("Resubmitted.")),
-    "withdraw": (
+    "submit": _action(
+        None, lambda o, u, d: services.request_submit(request=o, by=u), _lazy("Submitted to the committee.")
+    ),
+    "resubmit": _action(None, lambda o, u, d: services.request_resubmit(request=o, by=u), _lazy("Resubmitted.")),
+    "withdraw": _action(
         forms.ReasonForm,
-        lambda o, u, d: services.request_withdraw(request=o, by=u, reason=d["reason"]) and _("Withdrawn."),
+        lambda o, u, d: services.request_withdraw(request=o, by=u, reason=d["reason"]),
+        _lazy("Withdrawn."),
     ),
-    "screen": (None, lambda o, u, d: services.request_screen(request=o, by=u) and _("Screening started.")),
-    "request_clarification": (
+    "screen": _action(None, lambda o, u, d: services.request_screen(request=o, by=u), _lazy("Screening started.")),
+    "request_clarification": _action(
         forms.TextForm,
-        lambda o, u, d: (
-            services.request_clarify(request=o, by=u, question=d["text"]) and _("Question sent to the requester.")
-        ),
+        lambda o, u, d: services.request_clarify(request=o, by=u, question=d["text"]),
+        _lazy("Question sent to the requester."),
     ),
-    "respond": (
+    "respond": _action(
         forms.TextForm,
-        lambda o, u, d: (
-            services.request_respond(request=o, by=u, answer=d["text"]) and _("Answer sent to the committee.")
-        ),
+        lambda o, u, d: services.request_respond(request=o, by=u, answer=d["text"]),
+        _lazy("Answer sent to the committee."),
     ),
-    "send_to_audit": (
+    "send_to_audit": _action(
         forms.SendToAuditForm,
-        lambda o, u, d: (
-            services.request_send_to_audit(request=o, by=u, team=d["team"])
-            and _("The audit team has been asked to run the required audits.")
-        ),
+        lambda o, u, d: services.request_send_to_audit(request=o, by=u, team=d["team"]),
+        _lazy("The audit team has been asked to run the required audits."),
     ),
-    "start_review": (
+    "start_review": _action(
         forms.StartReviewForm,
-        lambda o, u, d: (
-            services.request_start_review(request=o, by=u, review_type=d["review_type"]) and _("Review started.")
-        ),
+        lambda o, u, d: services.request_start_review(request=o, by=u, review_type=d["review_type"]),
+        _lazy("Review started."),
     ),
-    "refer_to_full_board": (
+    "refer_to_full_board": _action(
         forms.ReasonForm,
-        lambda o, u, d: (
-            services.request_refer_to_full_board(request=o, by=u, reason=d["reason"])
-            and _("Referred to the full board.")
-        ),
+        lambda o, u, d: services.request_refer_to_full_board(request=o, by=u, reason=d["reason"]),
+        _lazy("Referred to the full board."),
     ),
-    "assign_reviewer": (
+    "assign_reviewer": _action(
         forms.AssignReviewerForm,
-        lambda o, u, d: (
-            services.request_assign_reviewer(request=o, by=u, reviewer=d["reviewer"]) and _("Reviewer assigned.")
-        ),
+        lambda o, u, d: services.request_assign_reviewer(request=o, by=u, reviewer=d["reviewer"]),
+        _lazy("Reviewer assigned."),
     ),
-    "declare_conflict": (
+    "declare_conflict": _action(
         forms.ConflictForm,
-        lambda o, u, d: (
-            services.conflict_declare(request=o, by=u, has_conflict=d["has_conflict"], reason=d["reason"])
-            and _("Declaration recorded.")
-        ),
+        lambda o, u, d: services.conflict_declare(request=o, by=u, has_conflict=d["has_conflict"], reason=d["reason"]),
+        _lazy("Declaration recorded."),
     ),
-    "review": (
+    "review": _action(
         forms.ReviewForm,
-        lambda o, u, d: (
-            services.review_submit(request=o, by=u, recommendation=d["recommendation"], comments=d["comments"])
-            and _("Review submitted.")
+        lambda o, u, d: services.review_submit(
+            request=o, by=u, recommendation=d["recommendation"], comments=d["comments"]
         ),
+        _lazy("Review submitted."),
     ),
-    "vote": (
+    "vote": _action(
         forms.VoteForm,
-        lambda o, u, d: (
-            services.vote_cast(request=o, by=u, choice=d["choice"], comment=d["comment"]) and _("Vote recorded.")
-        ),
+        lambda o, u, d: services.vote_cast(request=o, by=u, choice=d["choice"], comment=d["comment"]),
+        _lazy("Vote recorded."),
     ),
-    "determine": (
+    "determine": _action(
         forms.DeterminationForm,
-        lambda o, u, d: (
-            services.request_determine(
-                request=o,
-                by=u,
-                determination=d["determination"],
-                rationale=d["rationale"],
-                override_justification=d["override_justification"],
-                conditions=_conditions_from(d),
-            )
-            and _("Determination recorded.")
+        lambda o, u, d: services.request_determine(
+            request=o,
+            by=u,
+            determination=d["determination"],
+            rationale=d["rationale"],
+            override_justification=d["override_justification"],
+            conditions=_conditions_from(d),
         ),
+        _lazy("Determination recorded."),
     ),
-    "reschedule": (
-        None,
-        lambda o, u, d: services.request_reschedule(request=o, by=u) and _("Back in full-board review."),
+    "reschedule": _action(
+        None, lambda o, u, d: services.request_reschedule(request=o, by=u), _lazy("Back in full-board review.")
     ),
-    "suspend": (
+    "suspend": _action(
         forms.ReasonForm,
-        lambda o, u, d: services.request_suspend(request=o, by=u, reason=d["reason"]) and _("Suspended."),
+        lambda o, u, d: services.request_suspend(request=o, by=u, reason=d["reason"]),
+        _lazy("Suspended."),
     ),
-    "reinstate": (
+    "reinstate": _action(
         forms.ReasonForm,
-        lambda o, u, d: services.request_reinstate(request=o, by=u, reason=d["reason"]) and _("Reinstated."),
+        lambda o, u, d: services.request_reinstate(request=o, by=u, reason=d["reason"]),
+        _lazy("Reinstated."),
     ),
-    "renew": (
+    "renew": _action(
         forms.RenewForm,
-        lambda o, u, d: (
-            services.request_renew(
-                request=o, by=u, rationale=d["rationale"], override_justification=d["override_justification"]
-            )
-            and _("Renewed.")
+        lambda o, u, d: services.request_renew(
+            request=o, by=u, rationale=d["rationale"], override_justification=d["override_justification"]
         ),
+        _lazy("Renewed."),
     ),
-    "terminate": (
+    "terminate": _action(
         forms.ReasonForm,
-        lambda o, u, d: services.request_terminate(request=o, by=u, reason=d["reason"]) and _("Terminated."),
+        lambda o, u, d: services.request_terminate(request=o, by=u, reason=d["reason"]),
+        _lazy("Terminated."),
     ),
-    "close": (
-        forms.ReasonForm,
-        lambda o, u, d: services.request_close(request=o, by=u, reason=d["reason"]) and _("Closed."),
+    "close": _action(
+        forms.ReasonForm, lambda o, u, d: services.request_close(request=o, by=u, reason=d["reason"]), _lazy("Closed.")
     ),
-    "report_incident": (
+    "report_incident": _action(
         forms.IncidentForm,
-        lambda o, u, d: (
-            services.incident_report(
-                request=o, by=u, severity=d["severity"], description=d["description"], occurred_at=d["occurred_at"]
-            )
-            and _("Incident reported to the committee.")
+        lambda o, u, d: services.incident_report(
+            request=o, by=u, severity=d["severity"], description=d["description"], occurred_at=d["occurred_at"]
         ),
+        _lazy("Incident reported to the committee."),
     ),
 }
 
@@ -442,7 +434,8 @@ def request_action(request, pk, action):
         return redirect("governance:request-detail", pk=pk)
     if action not in ACTIONS:
         raise Http404
-    form_class, perform = ACTIONS[action]
+    spec = ACTIONS[action]
+    form_class = spec["form"]
     data = {}
     if form_class is not None:
         kwargs = {"committee": obj.committee} if form_class is forms.AssignReviewerForm else {}
@@ -456,11 +449,11 @@ def request_action(request, pk, action):
             return _back(request, pk)
         data = form.cleaned_data
     try:
-        message = perform(obj, request.user, data)
+        spec["call"](obj, request.user, data)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, message)
+        messages.success(request, spec["message"])
     return _back(request, pk)
 
 
