@@ -10,6 +10,10 @@ TEST_ENV := SECRET_KEY=medgov-test-only-secret-key-0123456789abcdefghijklmnopqrs
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 	LANGUAGE_CODE=en MEDGOV_HTTPS=0 MEDGOV_VAR_DIR=$(CURDIR)/var/test
 
+# Benchmarks use their own database and Redis database, so they never meet a running test suite.
+BENCH_ENV := $(TEST_ENV) DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/medgov_bench} \
+	REDIS_URL=$${BENCH_REDIS_URL:-redis://127.0.0.1:6379/9} MEDGOV_VAR_DIR=$(CURDIR)/var/bench
+
 .PHONY: install demo test test-fast test-faults test-browser lint bench-import bench-audit bench-pages load clean
 
 install: $(STAMP)
@@ -45,16 +49,16 @@ lint: install
 	$(VENV)/bin/ruff format --check . || true
 
 bench-import: install
-	$(TEST_ENV) DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/medgov_bench} $(PY) scripts/bench_import.py
+	$(BENCH_ENV) $(PY) scripts/bench_import.py
 
 bench-audit: install
-	$(TEST_ENV) DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/medgov_bench} $(PY) scripts/bench_audit.py
+	$(BENCH_ENV) $(PY) scripts/bench_audit.py
 
 bench-pages: install
-	$(TEST_ENV) DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/medgov_bench} $(PY) scripts/bench_pages.py
+	$(BENCH_ENV) $(PY) scripts/bench_pages.py
 
 load: install
-	$(TEST_ENV) DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/medgov_bench} $(PY) scripts/load_test.py
+	$(BENCH_ENV) $(PY) scripts/load_test.py
 
 clean:
 	rm -rf var/ .pytest_cache

@@ -137,6 +137,16 @@ def start_simulator(
     raise RuntimeError("simulator did not start listening")
 
 
+@pytest.fixture(autouse=True)
+def _default_language(settings):
+    """Every test starts in the configured language, whatever an earlier request activated."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _clean_test_redis():
     from django.conf import settings

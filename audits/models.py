@@ -323,7 +323,11 @@ class ItemResult(models.Model):
                 condition=Q(partial_credit__gte=0, partial_credit__lte=1), name="item_result_partial_credit_range"
             ),
         ]
-        indexes = [models.Index(fields=["audit", "outcome"], name="item_result_audit_outcome")]
+        # Drill-down pages page through one audit's rows in id order, optionally by outcome.
+        indexes = [
+            models.Index(fields=["audit", "outcome", "id"], name="item_result_audit_outcome_id"),
+            models.Index(fields=["audit", "id"], name="item_result_audit_id"),
+        ]
 
 
 class ConversationResult(models.Model):
@@ -370,6 +374,7 @@ class ConversationResult(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["audit", "final_verdict"], name="conversation_audit_verdict"),
+            models.Index(fields=["audit", "final_verdict", "id"], name="conversation_audit_verdict_id"),
+            models.Index(fields=["audit", "id"], name="conversation_audit_id"),
             models.Index(fields=["audit", "needs_adjudication"], name="conversation_adjudication"),
         ]

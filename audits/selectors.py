@@ -37,9 +37,43 @@ def audit_list(*, user) -> QuerySet[Audit]:
     return base.filter(Q(pk__in=own.values("pk")) | Q(deployment_request__in=request_list(user=user).values("pk")))
 
 
+def audit_rows(*, user) -> QuerySet[Audit]:
+    """Audits for list pages: the overall scores only, not each audit's whole stored summary."""
+    from django.db.models.fields.json import KT
+
+    return (
+        audit_list(user=user)
+        .defer("summary", "fingerprint", "outcome_counts")
+        .annotate(
+            overall_accuracy=KT("summary__overall__accuracy"),
+            overall_ci_low=KT("summary__overall__ci_low"),
+            overall_ci_high=KT("summary__overall__ci_high"),
+        )
+    )
+
+
+def can_view_audit(user, audit: Audit) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser or user.has_perm("audits.view_audit") or user.has_perm("audits.view_audit", audit):
+        return True
+    if audit.deployment_request_id:
+        from governance.selectors import request_list
+
+        return request_list(user=user).filter(pk=audit.deployment_request_id).exists()
+    return False
+
+
 def audit_get(*, user, pk) -> Audit:
-    audit = audit_list(user=user).filter(pk=pk).first()
-    if audit is None:
+    """One audit by key, then the visibility check (cheaper than filtering the whole visible set)."""
+    audit = (
+        Audit.objects.select_related(
+            "endpoint", "benchmark_version__suite", "scenario_version__suite", "deployment_request", "requested_by"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if audit is None or not can_view_audit(user, audit):
         raise Http404("No such audit.")
     return audit
 
@@ -71,7 +105,7 @@ def auditor_queue(*, user) -> dict:
     from governance.models import AuditTeam
 
     teams = AuditTeam.objects.filter(memberships__user=user)
-    audits = audit_list(user=user)
+    audits = audit_rows(user=user)
     return {
         "to_run": audits.filter(status=Audit.Status.SCHEDULED, team__in=teams).order_by("created_at"),
         "running": audits.filter(status__in=[Audit.Status.QUEUED, Audit.Status.RUNNING]).order_by("created_at"),

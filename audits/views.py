@@ -20,7 +20,7 @@ from config.errors import ServiceError
 
 @login_required
 def audit_list(request):
-    filterset = AuditFilterSet(request.GET, queryset=selectors.audit_list(user=request.user).order_by("-created_at"))
+    filterset = AuditFilterSet(request.GET, queryset=selectors.audit_rows(user=request.user).order_by("-created_at"))
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -297,7 +297,7 @@ def endpoint_detail(request, pk):
         "audits/endpoint_detail.html",
         {
             "object": endpoint,
-            "audits": selectors.audit_list(user=request.user).filter(endpoint=endpoint).order_by("-created_at")[:20],
+            "audits": selectors.audit_rows(user=request.user).filter(endpoint=endpoint).order_by("-created_at")[:20],
             "schedules": AuditSchedule.objects.filter(endpoint=endpoint).select_related("suite"),
             "schedule_form": form if can_schedule else None,
             "can_test": selectors.can_run_audits(request.user),

@@ -37,9 +37,9 @@ def _check_broker() -> dict:
 def _check_worker() -> dict:
     from config.celery import app
 
-    replies = app.control.ping(timeout=1.0)
+    replies = app.control.ping(timeout=settings.READYZ_WORKER_TIMEOUT)
     if not replies:
-        raise RuntimeError("no Celery worker answered within 1 s")
+        raise RuntimeError(f"no Celery worker answered within {settings.READYZ_WORKER_TIMEOUT:g} s")
     return {"ok": True, "workers": sorted(name for reply in replies for name in reply)}
 
 

@@ -230,6 +230,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 else:
     # Unacknowledged messages come back after this long; the audit watchdog re-queues sooner.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+READYZ_WORKER_TIMEOUT = env_float("READYZ_WORKER_TIMEOUT", 2.0)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -17,6 +17,16 @@ def request_audits(request: DeploymentRequest):
     )
 
 
+def _audit_rows(request: DeploymentRequest):
+    from django.db.models.fields.json import KT
+
+    return (
+        request_audits(request)
+        .defer("summary", "fingerprint", "outcome_counts")
+        .annotate(overall_accuracy=KT("summary__overall__accuracy"))
+    )
+
+
 def evidence_for(request: DeploymentRequest) -> dict:
     evaluation = evaluate_request(request)
     policy = policy_for(request)
@@ -42,5 +52,5 @@ def evidence_for(request: DeploymentRequest) -> dict:
         "evaluation": evaluation,
         "policy": policy,
         "blocks": blocks,
-        "other_audits": [audit for audit in request_audits(request)[:30] if audit not in shown],
+        "other_audits": [audit for audit in _audit_rows(request)[:30] if audit not in shown],
     }

@@ -29,6 +29,7 @@ from governance.models import (
     Guideline,
     Role,
 )
+from governance.policy import evaluate_request
 from governance.roles import has_role
 
 
@@ -237,7 +238,7 @@ def request_detail(request, pk):
         "missing_attestations": services.missing_attestations(obj)
         if obj.status in ("draft", "modifications_required")
         else [],
-        "evaluation": evidence_for(obj)["evaluation"] if obj.status != "draft" else None,
+        "evaluation": evaluate_request(obj) if obj.status != "draft" else None,
         "amendments": obj.amendments.all(),
         "forms": _action_forms(obj, actions),
     }
