@@ -69,7 +69,7 @@ local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local tat = tonumber(redis.call('GET', key) or now_ms)
 if tat < now_ms then tat = now_ms end
-local allow_at = tat - interval * burst
+local allow_at = tat - interval * (burst - 1)
 if now_ms < allow_at then
   return allow_at - now_ms
 end
@@ -161,7 +161,7 @@ class LocalLimiter:
         now = time.monotonic()
         with self._lock:
             tat = max(self._tat.get(key, now), now)
-            allow_at = tat - interval * burst
+            allow_at = tat - interval * (burst - 1)
             if now < allow_at:
                 return allow_at - now
             self._tat[key] = tat + interval
