@@ -40,11 +40,28 @@ def child_env(**extra) -> dict:
     return env
 
 
+# Logs of the child processes the running test started, shown with its report when it fails.
+_started_logs: list[Path] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for path in _started_logs:
+            lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+            report.sections.append((f"last lines of {path.name}", "\n".join(lines[-120:])))
+    if report.when == "teardown":
+        _started_logs.clear()
+
+
 class Process:
     """A child process in its own process group, stopped (and its children) on exit."""
 
     def __init__(self, args: list[str], env: dict, log_path: Path):
         self.log_path = log_path
+        _started_logs.append(log_path)
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
             args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True

@@ -83,8 +83,25 @@ class RedisLimiter:
 
     def __init__(self, url: str, prefix: str = "medgov:limit"):
         import redis.asyncio as redis_asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
 
-        self.redis = redis_asyncio.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        # A blocking pool: busy chunks wait briefly for one of a few connections instead of opening one per
+        # in-flight call (the default pool raises past 100 connections, which would look like an outage).
+        pool = redis_asyncio.BlockingConnectionPool.from_url(
+            url,
+            max_connections=settings.AUDIT_LIMITER_CONNECTIONS,
+            timeout=5,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+            health_check_interval=15,
+            # After a Redis restart each pooled connection fails once; try again on a fresh one. A lost reply
+            # may count a lease twice, which only lowers concurrency until the holder's lease expires.
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+            retry_on_error=[RedisConnectionError],
+        )
+        self.redis = redis_asyncio.Redis(connection_pool=pool)
         self.prefix = prefix
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._release = self.redis.register_script(_RELEASE)

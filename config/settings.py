@@ -234,10 +234,15 @@ READYZ_WORKER_TIMEOUT = env_float("READYZ_WORKER_TIMEOUT", 2.0)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Tasks running when the broker connection drops cannot be acknowledged any more: stop them so the worker
+# starts clean after reconnecting (Celery 6's default). Audit chunks are idempotent and keep stored results.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
+# Task state lives in PostgreSQL; only the health check reads a result, so a Redis outage cannot fail a task's ending.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -276,6 +281,7 @@ AUDIT_REQUEUE_PENDING_SECONDS = env_int("AUDIT_REQUEUE_PENDING_SECONDS", 120)
 AUDIT_CIRCUIT_BREAKER_FAILURES = env_int("AUDIT_CIRCUIT_BREAKER_FAILURES", 50)
 AUDIT_FAIL_ERROR_SHARE = env_float("AUDIT_FAIL_ERROR_SHARE", 0.2)
 AUDIT_CONNECTIONS_PER_CLIENT = env_int("AUDIT_CONNECTIONS_PER_CLIENT", 8)
+AUDIT_LIMITER_CONNECTIONS = env_int("AUDIT_LIMITER_CONNECTIONS", 16)
 AUDIT_MAX_RESPONSE_BYTES = env_int("AUDIT_MAX_RESPONSE_BYTES", 2 * 1024 * 1024)
 
 # --- Governance -----------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ end, also on errors and Ctrl-C. ``--worker-env AUDIT_CHUNK_SIZE=1000`` (repeatab
 worker; ``--py-spy DIR`` records collapsed stacks of the worker and the simulator during each audit.
 
 Targets on a 2-core machine (N=12000, C=128): efficiency >= 0.9 at L=0.2; >= 1,000 items/s at L=0; worker
-RSS < 300 MB. Run with ``make bench-audit`` or ``.venv/bin/python scripts/bench_audit.py --latency 0``.
+RSS < 300 MB. Run with ``make bench-audit`` or ``.venv/bin/python scripts/bench_audit.py --latency 0``. The database
+(``DATABASE_URL``, default medgov_bench, its name must contain "bench") is dropped and re-created unless ``--keep-db``:
+the simulator reads every item in it, so leftovers of earlier runs would slow it down.
 """
 
 import argparse
@@ -97,8 +99,9 @@ class Child:
         self.log.close()
 
 
-def memory_mb(processes: list[psutil.Process]) -> tuple[float, float]:
-    """(summed RSS, summed PSS) in MB. Forked pool processes share pages, which RSS counts in each."""
+def memory_mb(processes: list[psutil.Process], by_pid: dict | None = None) -> tuple[float, float]:
+    """(summed RSS, summed PSS) in MB. Forked pool processes share pages, which RSS counts in each.
+    ``by_pid`` collects each process's peak RSS."""
     rss = pss = 0
     for process in processes:
         try:
@@ -109,18 +112,29 @@ def memory_mb(processes: list[psutil.Process]) -> tuple[float, float]:
             info = process.memory_info()
         rss += info.rss
         pss += getattr(info, "pss", info.rss)
+        if by_pid is not None:
+            by_pid[process.pid] = max(by_pid.get(process.pid, 0.0), info.rss / 2**20)
     return rss / 2**20, pss / 2**20
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
+def cpu_by_pid(processes: list[psutil.Process]) -> dict[int, float]:
+    times = {}
     for process in processes:
         try:
-            times = process.cpu_times()
-            total += times.user + times.system
+            cpu = process.cpu_times()
         except psutil.NoSuchProcess:
-            pass
-    return total
+            continue
+        times[process.pid] = cpu.user + cpu.system
+    return times
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    return sum(cpu_by_pid(processes).values())
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two ``cpu_by_pid`` snapshots by the processes alive at both."""
+    return sum(after[pid] - before[pid] for pid in after.keys() & before.keys())
 
 
 def postgres_processes() -> list[psutil.Process]:
@@ -138,20 +152,23 @@ class TreeSampler(threading.Thread):
         super().__init__(name=f"rss-{child.name}", daemon=True)
         self.child = child
         self.peak = (0.0, 0.0)
+        self.by_pid: dict[int, float] = {}
         self.done = threading.Event()
         self.lock = threading.Lock()
 
     def run(self) -> None:
         while not self.done.wait(SAMPLE_EVERY_S):
-            rss, pss = memory_mb(self.child.processes())
             with self.lock:
+                rss, pss = memory_mb(self.child.processes(), self.by_pid)
                 self.peak = (max(self.peak[0], rss), max(self.peak[1], pss))
 
-    def take_peak(self) -> tuple[float, float]:
-        current = memory_mb(self.child.processes())
+    def take_peak(self) -> tuple[float, float, dict[int, float]]:
+        """(summed RSS, summed PSS, {pid: RSS}) peaks since the last call, all in MB."""
         with self.lock:
+            by_pid, self.by_pid = self.by_pid, {}
+            current = memory_mb(self.child.processes(), by_pid)
             value, self.peak = self.peak, current
-        return (max(value[0], current[0]), max(value[1], current[1]))
+        return max(value[0], current[0]), max(value[1], current[1]), by_pid
 
 
 def free_port() -> int:
@@ -369,9 +386,10 @@ def run_audit(
     from audits import services
 
     http_json(f"{sim_url}/_reset", "POST")
+    log_start = worker.log_path.stat().st_size
     sampler.take_peak()
     pg = postgres_processes()
-    cpu_before = (cpu_seconds(worker.processes()), cpu_seconds(simulator.processes()), cpu_seconds(pg))
+    cpu_before = [cpu_by_pid(worker.processes()), cpu_by_pid(simulator.processes()), cpu_by_pid(pg)]
     system_before = psutil.cpu_times()
     own_before = cpu_seconds([psutil.Process()])
     spy.start(f"r{run}", {"worker": worker.pid, "simulator": simulator.pid})
@@ -383,13 +401,17 @@ def run_audit(
         spy.stop()
     wall = ended - started
     system_after = psutil.cpu_times()
-    cpu_after = (cpu_seconds(worker.processes()), cpu_seconds(simulator.processes()), cpu_seconds(pg))
+    cpu_after = [cpu_by_pid(worker.processes()), cpu_by_pid(simulator.processes()), cpu_by_pid(pg)]
+    spent = [cpu_delta(before, after) for before, after in zip(cpu_before, cpu_after, strict=True)]
     total = sum(system_after) - sum(system_before)
     idle = (system_after.idle + system_after.iowait) - (system_before.idle + system_before.iowait)
     own = cpu_seconds([psutil.Process()]) - own_before
     memory = sampler.take_peak()
     stats = http_json(f"{sim_url}/_stats")
     facts = audit_facts(audit.pk, version, items)
+    with worker.log_path.open(errors="replace") as log:
+        log.seek(log_start)
+        problems = [line for line in log if " WARNING " in line or " ERROR " in line]
     limit = items * latency / endpoint.max_concurrency
     return {
         "run": run,
@@ -400,14 +422,18 @@ def run_audit(
         "items_per_s": items / wall,
         "worker_rss_mb": memory[0],
         "worker_pss_mb": memory[1],
+        "worker_rss_by_pid": memory[2],
         "peak_in_flight": stats.get("peak_in_flight"),
         "requests": stats.get("requests"),
-        "worker_cpu_s": cpu_after[0] - cpu_before[0],
-        "sim_cpu_s": cpu_after[1] - cpu_before[1],
-        "pg_cpu_s": cpu_after[2] - cpu_before[2],
+        # beyond one call per item and the start-up probe: answers thrown away and asked again
+        "extra_requests": (stats.get("requests") or 0) - items - 1,
+        "worker_problems": problems,
+        "worker_cpu_s": spent[0],
+        "sim_cpu_s": spent[1],
+        "pg_cpu_s": spent[2],
         "system_busy": (total - idle) / total if total else 0.0,
-        # CPU used by processes outside this benchmark (another test run, a demo…): noise in the figures
-        "other_cpu_s": (total - idle) - own - (sum(cpu_after) - sum(cpu_before)),
+        # CPU used outside the processes above (another test run, a demo, the kernel…): noise in the figures
+        "other_cpu_s": (total - idle) - own - sum(spent),
         **facts,
     }
 
@@ -427,6 +453,8 @@ RUN_COLUMNS = [
     ("wPSS MB", 7, lambda r: f"{r['worker_pss_mb']:.0f}"),
     ("peak in-flight", 14, lambda r: r["peak_in_flight"]),
     ("requests", 8, lambda r: r["requests"]),
+    ("extra req", 9, lambda r: r["extra_requests"]),
+    ("w warnings", 10, lambda r: len(r["worker_problems"])),
     ("worker cpu s", 12, lambda r: f"{r['worker_cpu_s']:.1f}"),
     ("sim cpu s", 9, lambda r: f"{r['sim_cpu_s']:.1f}"),
     ("pg cpu s", 8, lambda r: f"{r['pg_cpu_s']:.1f}"),
@@ -449,6 +477,8 @@ def print_runs(results: list[dict]) -> None:
         for label, ok in r["checks"].items():
             if not ok:
                 print(f"run {r['run']}: FAIL {label}")
+        for line in r["worker_problems"][:5]:
+            print(f"run {r['run']}: worker said: {line.strip()[:300]}")
 
 
 def summarize(results: list[dict], options) -> bool:
@@ -481,6 +511,8 @@ def summarize(results: list[dict], options) -> bool:
         f"worker peak RSS (summed over its {options.worker_concurrency + 1} processes): {rss:.0f} MB "
         f"(target < {TARGET_WORKER_RSS_MB:g} MB: {'met' if met['rss'] else 'MISSED'}); PSS {pss:.0f} MB"
     )
+    by_pid = max(results, key=lambda r: r["worker_rss_mb"])["worker_rss_by_pid"]
+    print(f"  per process (peak RSS, MB): {', '.join(f'{pid}: {mb:.0f}' for pid, mb in sorted(by_pid.items()))}")
     print(f"simulator peak in-flight: {max(r['peak_in_flight'] or 0 for r in results)} (endpoint limit C)")
     print(f"checks (one result per item, completed): {'PASS' if checks_ok else 'FAIL'}")
     return all(met.values())
@@ -500,7 +532,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--worker-loglevel", default="WARNING", help="INFO logs every task (diagnostics)")
     parser.add_argument("--worker-root", type=Path, default=ROOT, help="run the worker from a patched copy")
     parser.add_argument("--py-spy", type=Path, metavar="DIR", help="record the worker and simulator with py-spy")
-    parser.add_argument("--fresh-db", action="store_true", help="drop and re-create the benchmark database first")
+    parser.add_argument(
+        "--keep-db", action="store_true", help="reuse the benchmark database (default: drop and re-create it)"
+    )
     parser.add_argument("--logs", type=Path, metavar="DIR", help="keep the worker and simulator logs here")
     options = parser.parse_args()
     if any("=" not in pair for pair in options.worker_env):
@@ -516,7 +550,7 @@ def main() -> int:
         raise SystemExit(128 + signum)  # runs the finally blocks below, which stop the children
 
     signal.signal(signal.SIGTERM, terminate)
-    setup_django(fresh_db=options.fresh_db)
+    setup_django(fresh_db=not options.keep_db)
     from audits import services
 
     log_dir = options.logs or Path(tempfile.mkdtemp(prefix="medgov-bench-audit-"))

@@ -7,8 +7,9 @@ times three imports of it as subprocesses (wall time and the child's peak RSS), 
 with five planted errors is refused with exactly those five problems, by line, and writes nothing.
 
 Run with ``make bench-import`` or ``.venv/bin/python scripts/bench_import.py``. The database is
-``DATABASE_URL`` (default: postgres://postgres@127.0.0.1:5432/medgov_bench); it is created when missing
-and migrated. ``bench_audit.py`` reuses the generator and the set-up helpers defined here.
+``DATABASE_URL`` (default: postgres://postgres@127.0.0.1:5432/medgov_bench); its name must contain "bench": it is
+dropped and re-created (``--keep-db`` reuses it) and migrated. ``bench_audit.py`` reuses the generator and the
+set-up helpers defined here.
 """
 
 import argparse
@@ -374,11 +375,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--items", type=int, default=12000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--fresh-db", action="store_true", help="drop and re-create the benchmark database first")
+    parser.add_argument(
+        "--keep-db", action="store_true", help="reuse the benchmark database (default: drop and re-create it)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the generated files (their directory is printed)")
     options = parser.parse_args()
 
-    setup_django(fresh_db=options.fresh_db)
+    setup_django(fresh_db=not options.keep_db)
     workdir = Path(tempfile.mkdtemp(prefix="medgov-bench-import-"))
     stamp = time.strftime("%Y%m%d%H%M%S")
     try:
