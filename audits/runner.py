@@ -135,7 +135,12 @@ class Caller:
                         if self.stop.is_set():
                             raise Stopped()
                         await asyncio.sleep(wait)
-                completion = await chat(self.runtime.client_for(self.config), self.config, messages)
+                clients = self.runtime.clients_for(self.config)
+                client = clients.borrow()
+                try:
+                    completion = await chat(client, self.config, messages)
+                finally:
+                    clients.give_back(client)
             except CallError as exc:
                 error = exc
             finally:

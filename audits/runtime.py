@@ -1,20 +1,20 @@
 """Per-process asyncio runtime for model calls.
 
 Celery tasks are synchronous; each worker process keeps one event loop in a background thread so
-that HTTP clients (pooled connections) and the Redis limiter live as long as the process, not one
-task. httpx slows down past ~32 connections per client, so an endpoint gets several small clients
-(``AUDIT_CONNECTIONS_PER_CLIENT`` connections each) used in turn.
+that HTTP clients (kept-alive connections) and the Redis limiter live as long as the process, not one
+task. httpcore looks at every connection of a client's pool on each request, so its cost grows with the
+pool: an endpoint gets single-connection clients instead, each lent to one request at a time
+(``ClientPool``); the shared limiter already bounds how many are busy.
 """
 
 import asyncio
-import itertools
-import math
 import os
+import ssl
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 
 import httpx
-from django.conf import settings
 
 from audits.clients import EndpointConfig
 from audits.limiter import make_limiter
@@ -26,8 +26,9 @@ class Runtime:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="medgov-model-calls", daemon=True)
         self._thread.start()
-        self._clients: dict[tuple, tuple[list[httpx.AsyncClient], itertools.cycle]] = {}
+        self._clients: dict[tuple, ClientPool] = {}
         self._limiter = None
+        self._ssl_context: ssl.SSLContext | None = None
 
     def submit(self, coroutine) -> Future:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
@@ -42,18 +43,43 @@ class Runtime:
             self._limiter = make_limiter()
         return self._limiter
 
-    def client_for(self, config: EndpointConfig) -> httpx.AsyncClient:
-        key = (config.endpoint_id, config.base_url, config.timeout_s, config.max_concurrency)
-        entry = self._clients.get(key)
-        if entry is None:
-            per_client = max(1, settings.AUDIT_CONNECTIONS_PER_CLIENT)
-            shards = max(1, math.ceil(config.max_concurrency / per_client))
-            limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client, keepalive_expiry=30)
+    def ssl_context(self) -> ssl.SSLContext:
+        # One context for all clients: loading the CA bundle costs ~20 ms of CPU per context.
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
+
+    def clients_for(self, config: EndpointConfig) -> "ClientPool":
+        key = (config.endpoint_id, config.base_url, config.timeout_s)
+        pool = self._clients.get(key)
+        if pool is None:
+            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=30)
             timeout = httpx.Timeout(config.timeout_s, connect=min(10.0, config.timeout_s), pool=None)
-            clients = [httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) for _ in range(shards)]
-            entry = (clients, itertools.cycle(clients))
-            self._clients[key] = entry
-        return next(entry[1])
+            pool = ClientPool(
+                lambda: httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False, verify=self.ssl_context())
+            )
+            self._clients[key] = pool
+        return pool
+
+
+class ClientPool:
+    """Idle single-connection clients of one endpoint; the most recently returned (warmest) is lent first.
+
+    Used from the runtime's loop only, so it needs no lock; a new client is made when all are busy."""
+
+    def __init__(self, factory: Callable[[], httpx.AsyncClient]):
+        self._factory = factory
+        self._idle: list[httpx.AsyncClient] = []
+        self.size = 0
+
+    def borrow(self) -> httpx.AsyncClient:
+        if self._idle:
+            return self._idle.pop()
+        self.size += 1
+        return self._factory()
+
+    def give_back(self, client: httpx.AsyncClient) -> None:
+        self._idle.append(client)
 
 
 _runtime: Runtime | None = None

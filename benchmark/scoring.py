@@ -9,8 +9,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-from scipy import stats
+# numpy and scipy are imported where they are used: every web and worker process imports this module, and
+# scipy.stats alone costs ~90 MB per process, which only the processes that score should pay.
 
 CORRECT, WRONG, REFUSED, UNPARSEABLE, EMPTY, ERROR = "correct", "wrong", "refused", "unparseable", "empty", "error"
 OUTCOMES = (CORRECT, WRONG, REFUSED, UNPARSEABLE, EMPTY, ERROR)
@@ -21,6 +21,8 @@ def wilson_interval(correct: int, n: int, confidence: float = CONFIDENCE) -> tup
     """Wilson score interval for a binomial proportion (scipy's implementation); (None, None) when n == 0."""
     if n <= 0:
         return None, None
+    from scipy import stats
+
     interval = stats.binomtest(correct, n).proportion_ci(confidence_level=confidence, method="wilson")
     return float(interval.low), float(interval.high)
 
@@ -44,6 +46,8 @@ def _score(rows: Sequence[ResultRow]) -> dict:
     n = len(answered)
     correct = counts[CORRECT]
     low, high = wilson_interval(correct, n)
+    import numpy as np
+
     latencies = np.array([row.latency_ms for row in answered if row.latency_ms is not None], dtype=float)
     return {
         "n": n,
@@ -91,6 +95,8 @@ def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value from the discordant pair counts b and c."""
     if b + c == 0:
         return 1.0
+    from scipy import stats
+
     return float(stats.binomtest(b, b + c, 0.5).pvalue)
 
 
@@ -109,6 +115,9 @@ def holm(p_values: Sequence[float]) -> list[float]:
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
     if not p_values:
         return []
+    import numpy as np
+    from scipy import stats
+
     return [float(p) for p in stats.false_discovery_control(np.asarray(p_values, dtype=float), method="bh")]
 
 

@@ -184,9 +184,10 @@ def child_env(extra: dict | None = None) -> dict:
     return env
 
 
-def start_simulator(latency: float, log_dir: Path) -> tuple[Child, int]:
+def start_simulator(latency: float, log_dir: Path, jitter: bool = False) -> tuple[Child, int]:
     port = free_port()
     args = [sys.executable, "manage.py", "simulate_llm", "--port", str(port), "--latency", str(latency)]
+    args += ["--jitter"] if jitter else []
     child = Child("simulator", [*args, "--accuracy", "0.6"], child_env(), log_dir)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -525,6 +526,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--items", type=int, default=12000, help="N, items in the audit")
     parser.add_argument("--latency", type=float, default=0.2, help="L, simulator seconds per answer")
+    parser.add_argument("--jitter", action="store_true", help="vary the latency uniformly by ±50%% (mean L)")
     parser.add_argument("--concurrency", type=int, default=128, help="C, the endpoint's max_concurrency")
     parser.add_argument("--worker-concurrency", type=int, default=2, help="Celery pool processes")
     parser.add_argument("--repeat", type=int, default=1, help="audits to run one after another")
@@ -573,7 +575,7 @@ def main() -> int:
         version = BenchmarkSuite.objects.get(name=f"bench-audit-{stamp}").latest_published_version()
         print(f"imported {imported['document']['items']} items in {time.perf_counter() - started:.1f} s")
 
-        simulator, port = start_simulator(options.latency, log_dir)
+        simulator, port = start_simulator(options.latency, log_dir, options.jitter)
         children.append(simulator)
         worker, hostname = start_worker(
             options.worker_concurrency, worker_env, log_dir, options.worker_loglevel, options.worker_root.resolve()

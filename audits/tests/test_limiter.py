@@ -103,3 +103,48 @@ def test_waiters_are_released_when_the_limiter_is_unreachable(key):
 
     results = run(scenario())
     assert len(results) == 20 and all(isinstance(result, LimiterUnavailable) for result in results)
+
+
+@pytest.mark.parametrize("make", [lambda: RedisLimiter(settings.REDIS_URL), LocalLimiter])
+def test_a_busy_pool_shares_the_endpoint_with_a_newcomer(make, key):
+    """Pool a runs alone at the full limit; when pool b starts, a drops to its fair share and b gets the rest,
+    instead of b waiting until a has no work left."""
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        limiter = make()
+        pools = {name: SlotPool(limiter, key=key, holder=name, limit=8, ttl_s=30) for name in "ab"}
+        active = {"a": 0, "b": 0}
+        peaks = {"total": 0, "a_alone": 0, "a_late": 0, "b_late": 0}
+        b_started = asyncio.Event()
+        end = loop.time() + 1.5
+
+        async def work(name):
+            while loop.time() < end:
+                await pools[name].acquire()
+                active[name] += 1
+                peaks["total"] = max(peaks["total"], active["a"] + active["b"])
+                if not b_started.is_set():
+                    peaks["a_alone"] = max(peaks["a_alone"], active["a"])
+                elif loop.time() > end - 0.5:
+                    peaks[f"{name}_late"] = max(peaks[f"{name}_late"], active[name])
+                await asyncio.sleep(0.01)
+                active[name] -= 1
+                await pools[name].release(keep=True)
+
+        async def newcomer():
+            await asyncio.sleep(0.3)
+            b_started.set()
+            await asyncio.gather(*(work("b") for _ in range(8)))
+
+        await asyncio.gather(*(work("a") for _ in range(8)), newcomer())
+        for pool in pools.values():
+            await pool.close()
+        left = await limiter.in_use(key)
+        await limiter.close()
+        return peaks, left
+
+    peaks, left = run(scenario())
+    assert peaks["total"] <= 8 and left == 0
+    assert peaks["a_alone"] == 8  # alone, a pool uses the whole limit
+    assert peaks["b_late"] >= 3 and peaks["a_late"] <= 5  # later, each runs at about half
