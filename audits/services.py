@@ -502,13 +502,15 @@ class _ResultWriter:
     def _flush_once(self) -> str:
         with transaction.atomic():
             if self.rows:
-                # ON CONFLICT DO NOTHING: a unit stored by an earlier (crashed) run stays as it was.
+                # ON CONFLICT DO NOTHING: a unit stored by an earlier (crashed) run, or by an attempt whose
+                # commit succeeded although its connection then dropped, stays as it was.
                 self.model.objects.bulk_create(self.rows, ignore_conflicts=True, batch_size=2000)
-                self.rows = []
             renewed = AuditChunk.objects.filter(pk=self.chunk_id, lease_owner=self.owner).update(
                 lease_expires_at=timezone.now() + timedelta(seconds=settings.AUDIT_LEASE_SECONDS)
             )
             status = _refresh_progress(self.audit.pk)
+        # Only now: a connection lost before the commit rolls the insert back, and the retry writes the rows again.
+        self.rows = []
         self.last_flush = time.monotonic()
         return "lease_lost" if not renewed else status
 

@@ -315,3 +315,42 @@ def test_audits_refuse_unknown_dimensions_and_unpublished_versions():
 
 
 __all__ = ["item_record"]
+
+
+def test_answers_are_kept_when_the_database_connection_drops_before_the_commit(monkeypatch):
+    """The flush's insert succeeded but its transaction never committed (the connection was cut just after):
+    the retry on a new connection must write the same rows again, not forget them as already written."""
+    from django.db import connection
+
+    from audits.tests.factories import ModelEndpointFactory
+
+    version = make_version(suite="flush-drop", count=5)
+    audit = services.audit_create(endpoint=ModelEndpointFactory(), benchmark_version=version)
+    items = list(version.items.all())
+    Audit.objects.filter(pk=audit.pk).update(total_items=len(items))
+    chunk = AuditChunk.objects.create(
+        audit=audit,
+        index=0,
+        units=[[item.pk, ""] for item in items],
+        status=AuditChunk.Status.RUNNING,
+        lease_owner="this-worker",
+    )
+    refresh_progress, cuts = services._refresh_progress, []
+
+    def cut_the_connection_once(audit_id):
+        if not cuts:
+            cuts.append(audit_id)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return refresh_progress(audit_id)
+
+    monkeypatch.setattr(services, "_refresh_progress", cut_the_connection_once)
+    writer = services._ResultWriter(audit, chunk.pk, "this-worker", builder=lambda row: row)
+    for item in items:
+        writer.add(
+            ItemResult(audit=audit, item=item, dimension_id=item.dimension_id, prompt_hash="h", outcome="correct")
+        )
+    writer.flush()
+
+    assert cuts and ItemResult.objects.filter(audit=audit).count() == 5
+    assert Audit.objects.get(pk=audit.pk).done_items == 5
