@@ -17,9 +17,11 @@ COPY benchmark ./benchmark
 COPY templates ./templates
 COPY static ./static
 COPY locale ./locale
+# The compiled catalogue is committed; compilemessages only refreshes it where gettext is installed.
 RUN pip install . \
  && DEBUG=1 python manage.py collectstatic --noinput \
- && DEBUG=1 python manage.py compilemessages --ignore=.venv >/dev/null 2>&1 || true
+ && { DEBUG=1 python manage.py compilemessages --ignore=.venv >/dev/null 2>&1 || true; } \
+ && mkdir -p /var/lib/medgov/media && chown medgov /var/lib/medgov/media
 
 USER medgov
 EXPOSE 8000

@@ -421,12 +421,13 @@ def summarize_conversations(audit: Audit) -> dict:
         "rule_detail",
         "judge_verdict",
         "judge_score",
+        "human_verdict",
         "latency_ms",
         "tokens_in",
         "tokens_out",
         "transcript",
     )
-    for variant, dim, final, rule, _judge_verdict, judge_score, latency, tin, tout, transcript in queryset.iterator(
+    for variant, dim, final, rule, _judge, judge_score, human, latency, tin, tout, transcript in queryset.iterator(
         2000
     ):
         code, category = dimensions[dim]
@@ -443,7 +444,8 @@ def summarize_conversations(audit: Audit) -> dict:
             outcome = scoring.WRONG
         if last_answer is not None and not last_answer.strip() and final != "error":
             outcome = scoring.EMPTY if final != "pass" else outcome
-        credit = judge_score if judge_score is not None else (1.0 if final == "pass" else 0.0)
+        # A person's grade replaces the judge's: its score no longer says anything about this conversation.
+        credit = judge_score if judge_score is not None and not human else (1.0 if final == "pass" else 0.0)
         rows_by_variant[variant].append(scoring.ResultRow(code, category, outcome, credit, latency, tin, tout))
     summary = scoring.summarize(rows_by_variant.get("", []), wanted)
     if audit.variant_codes:

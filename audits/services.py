@@ -219,8 +219,12 @@ def audit_create(
     unknown_variants = set(variants) - set(TRANSFORMS)
     if unknown_variants:
         raise ServiceError(_("Unknown variant(s): %(codes)s") % {"codes": ", ".join(sorted(unknown_variants))})
-    if scenario_version is not None and judge_endpoint is None:
-        judge_endpoint = None  # rule grading only; a judge is optional
+    needs_model = [code for code in variants if TRANSFORMS[code].needs_model]
+    if needs_model and judge_endpoint is None:
+        raise ServiceError(
+            _("The variant(s) %(codes)s are made by a model: choose a judge endpoint to produce them.")
+            % {"codes": ", ".join(needs_model)}
+        )
     from benchmark.judging import RUBRIC_VERSION
 
     audit = Audit.objects.create(

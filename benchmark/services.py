@@ -89,6 +89,21 @@ def _items_of(version: BenchmarkVersion, records: Iterator, dimension_ids: dict[
 
 
 @transaction.atomic
+def _checked_names(suite_name: str | None, label: str | None) -> tuple[str, str | None]:
+    """The suite name and version label, stripped, or a clear error (not a database error) when unusable."""
+    suite_name, label = (suite_name or "").strip(), (label or "").strip() or None
+    if not suite_name:
+        raise ServiceError(_("A suite name is required."))
+    limits = ((_("suite name"), suite_name, 120), (_("version label"), label or "", 64))
+    for what, value, limit in limits:
+        if len(value) > limit:
+            raise ServiceError(
+                _("The %(what)s is %(length)d characters long; at most %(limit)d are allowed.")
+                % {"what": what, "length": len(value), "limit": limit}
+            )
+    return suite_name, label
+
+
 def benchmark_version_import(
     *,
     suite_name: str,
@@ -105,9 +120,7 @@ def benchmark_version_import(
     ``lines`` is consumed once (a file object iterates its lines), so memory stays bounded by the
     insert batch; every problem is collected with its line number before the transaction rolls back.
     """
-    suite_name = (suite_name or "").strip()
-    if not suite_name:
-        raise ServiceError(_("A suite name is required."))
+    suite_name, label = _checked_names(suite_name, label)
     suite, _created = BenchmarkSuite.objects.get_or_create(
         name=suite_name, defaults={"owner": by, "description": suite_description}
     )
@@ -215,9 +228,7 @@ def scenario_version_import(
     """Import a scenario file as a new published version, or nothing at all (every problem reported)."""
     from benchmark.scenario_formats import ScenarioValidator, parse_scenarios
 
-    suite_name = (suite_name or "").strip()
-    if not suite_name:
-        raise ServiceError(_("A suite name is required."))
+    suite_name, label = _checked_names(suite_name, label)
     suite, _created = ScenarioSuite.objects.get_or_create(name=suite_name, defaults={"owner": by})
     label = (label or "").strip() or _next_label(suite)
     if suite.versions.filter(label=label).exists():

@@ -170,8 +170,11 @@ def ai_system_register(*, by, **fields) -> AISystem:
 @transaction.atomic
 def ai_system_override_tier(*, system: AISystem, tier: str, reason: str, by) -> AISystem:
     permissions.require_role(by, Role.COMPLIANCE_ADMIN)
+    if tier not in RiskTier.values:
+        raise ServiceError(_("Unknown risk tier: %(tier)s") % {"tier": tier})
     if not reason.strip():
         raise ServiceError(_("Overriding the risk tier needs a reason."))
+    reason = reason.strip()
     previous = system.risk_tier
     system.risk_tier, system.risk_tier_override_reason = tier, reason
     system.save(update_fields=["risk_tier", "risk_tier_override_reason"])

@@ -27,6 +27,7 @@ from governance.models import (
     DeploymentRequest,
     Event,
     Guideline,
+    RiskTier,
     Role,
 )
 from governance.policy import evaluate_request
@@ -625,6 +626,16 @@ def system_detail(request, pk):
         [Series(name, points) for name, points in series.items()], title=_("Overall accuracy over time")
     )
     reattest = system.reattestation_requests.filter(completed_at__isnull=True, user=request.user).first()
+    can_override_tier = has_role(request.user, Role.COMPLIANCE_ADMIN) or request.user.is_superuser
+    if request.method == "POST" and "risk_tier" in request.POST and can_override_tier:
+        try:
+            services.ai_system_override_tier(
+                system=system, tier=request.POST["risk_tier"], reason=request.POST.get("reason", ""), by=request.user
+            )
+            messages.success(request, _("The risk tier was changed; the reason is on the record."))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        return redirect("governance:system-detail", pk=pk)
     if request.method == "POST" and reattest:
         try:
             services.system_reattest(system=system, by=request.user)
@@ -642,6 +653,8 @@ def system_detail(request, pk):
             "requests": selectors.request_list(user=request.user).filter(ai_system=system),
             "endpoints": system.endpoints.all(),
             "reattest": reattest,
+            "can_override_tier": can_override_tier,
+            "risk_tiers": RiskTier.choices,
         },
     )
 

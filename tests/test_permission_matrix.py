@@ -188,6 +188,7 @@ RULES = {
     "deployment-request-timeline": ("/api/v1/deployment-requests/{request}/timeline/", api(REQUEST_VIEWERS), None),
     "ai-system-list": ("/api/v1/ai-systems/", api_all(), None),
     "ai-system-detail": ("/api/v1/ai-systems/{system}/", api({"requester", "admin", "auditor"} | IRB), None),
+    "ai-system-override-tier": ("/api/v1/ai-systems/{system}/override-tier/", api_post_only(), ("requester", 403)),
     "committee-list": ("/api/v1/committees/", api_all(), None),
     "committee-detail": ("/api/v1/committees/{committee}/", api(COMMITTEE | {"admin"}), None),
     "audit-team-list": ("/api/v1/audit-teams/", api_all(), None),

@@ -308,6 +308,13 @@ def test_audits_refuse_unknown_dimensions_and_unpublished_versions():
     endpoint = register("guard", "http://127.0.0.1:9/v1")
     with pytest.raises(services.ServiceError, match="Unknown dimension"):
         services.audit_create(endpoint=endpoint, benchmark_version=version, dimension_codes=["safety.nope"])
+    with pytest.raises(services.ServiceError, match="translate_v1 are made by a model: choose a judge"):
+        services.audit_create(endpoint=endpoint, benchmark_version=version, variant_codes=["translate_v1"])
+    judge = register("guard-judge", "http://127.0.0.1:9/v1")
+    with_judge = services.audit_create(
+        endpoint=endpoint, benchmark_version=version, variant_codes=["translate_v1"], judge_endpoint=judge
+    )
+    assert with_judge.variant_codes == ["translate_v1"]
     BenchmarkVersion.objects.filter(pk=version.pk).update(status="retired")
     version.refresh_from_db()
     with pytest.raises(services.ServiceError, match="Only published versions"):

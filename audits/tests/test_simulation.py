@@ -189,7 +189,10 @@ def test_a_simulation_audit_through_real_workers_grades_and_gates_approval(celer
     careful_audit = audits["careful"]
     queue = ConversationResult.objects.filter(audit=careful_audit, needs_adjudication=True)
     assert queue.filter(adjudication_reason="rules_and_judge_disagree").exists()
-    disputed = queue.filter(adjudication_reason="rules_and_judge_disagree").first()
+    disputed = (
+        queue.filter(adjudication_reason="rules_and_judge_disagree", variant="").exclude(judge_score=None).first()
+    )
+    credit_before = careful_audit.summary["overall"]["partial_credit"]
     auditor = _auditor_for(careful_audit)
     services.conversation_adjudicate(
         result=disputed, by=auditor, verdict=disputed.rule_verdict, note="rules were right"
@@ -197,6 +200,10 @@ def test_a_simulation_audit_through_real_workers_grades_and_gates_approval(celer
     disputed.refresh_from_db()
     assert disputed.final_verdict == disputed.rule_verdict and disputed.human_verdict == disputed.rule_verdict
     careful_audit.refresh_from_db()
+    # The person's grade replaces the judge's score in the partial credit too.
+    human_credit = 1.0 if disputed.final_verdict == "pass" else 0.0
+    change = (human_credit - disputed.judge_score) / careful_audit.summary["overall"]["n"]
+    assert careful_audit.summary["overall"]["partial_credit"] == pytest.approx(credit_before + change, abs=1e-5)
     assert careful_audit.summary["adjudication"]["judge_human_pairs"] == 1
     assert careful_audit.summary["adjudication"]["judge_human_kappa"] is None or isinstance(
         careful_audit.summary["adjudication"]["judge_human_kappa"], float

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 
 from benchmark import services
@@ -184,6 +184,11 @@ def test_the_import_command_prints_json_and_fails_in_one_line(tmp_path):
         "items": 5,
         "content_hash": BenchmarkVersion.objects.get(suite__name="cli", label="r1").content_hash,
     }
+    with pytest.raises(CommandError, match="The version label is 65 characters long; at most 64 are allowed"):
+        call_command("import_benchmark", str(good), "--suite", "cli", "--version", "v" * 65, stdout=io.StringIO())
+    with pytest.raises(CommandError, match="The suite name is 121 characters long; at most 120 are allowed"):
+        call_command("import_benchmark", str(good), "--suite", "s" * 121, stdout=io.StringIO())
+    assert BenchmarkVersion.objects.filter(suite__name="cli").count() == 1
 
 
 def test_the_import_command_from_a_shell(tmp_path, transactional_db):

@@ -19,6 +19,7 @@ from governance.models import (
     PolicyThreshold,
     Recommendation,
     ReviewAssignment,
+    RiskTier,
     Vote,
 )
 
@@ -322,6 +323,11 @@ class ReasonInput(serializers.Serializer):
 
 
 class RequiredReasonInput(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class TierOverrideInput(serializers.Serializer):
+    risk_tier = serializers.ChoiceField(choices=RiskTier.choices)
     reason = serializers.CharField()
 
 

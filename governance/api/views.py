@@ -24,6 +24,7 @@ from governance.models import (
     Notification,
     Role,
 )
+from governance.permissions import require_role
 from governance.policy import evaluate_request
 from governance.roles import has_role
 
@@ -277,7 +278,7 @@ class DeploymentRequestViewSet(
         return Response(s.EventSerializer(events, many=True).data)
 
 
-class AISystemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class AISystemViewSet(ObjectFirst, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     queryset = AISystem.objects.none()  # for the schema; get_queryset() filters per user
     serializer_class = s.AISystemSerializer
     filterset_fields = ["status", "risk_tier", "hosting", "owner_department"]
@@ -290,6 +291,18 @@ class AISystemViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         if not (has_role(self.request.user, Role.REQUESTER) or self.request.user.is_superuser):
             raise NotPermitted("Only requesters register AI systems.")
         serializer.instance = services.ai_system_register(by=self.request.user, **serializer.validated_data)
+
+    @extend_schema(request=s.TierOverrideInput)
+    @action(detail=True, methods=["post"], url_path="override-tier")
+    def override_tier(self, request, pk=None):
+        """Set the system's risk tier by hand (compliance administrators), with the reason on the record."""
+        system = self.get_object()
+        require_role(request.user, Role.COMPLIANCE_ADMIN)  # before reading the input: a 403 says who may
+        data = self._input(s.TierOverrideInput)
+        system = services.ai_system_override_tier(
+            system=system, tier=data["risk_tier"], reason=data["reason"], by=request.user
+        )
+        return Response(self.get_serializer(system).data)
 
 
 class CommitteeViewSet(viewsets.ReadOnlyModelViewSet):

@@ -99,3 +99,34 @@ def test_the_admin_pages_for_configuration_render(client, django_user_model, hos
 
 def h_committee(hospital):
     return hospital.committee.pk
+
+
+def test_compliance_administrators_override_a_systems_risk_tier_with_a_reason(hospital, client):
+    from governance.models import Event
+
+    h = hospital
+    url = f"/api/v1/ai-systems/{h.system.pk}/override-tier/"
+    refused = h.client(h.requester).post(url, {"risk_tier": "low", "reason": "mine"}, format="json")
+    assert refused.status_code == 403
+    no_reason = h.client(h.admin).post(url, {"risk_tier": "low", "reason": " "}, format="json")
+    assert no_reason.status_code == 400 and "reason" in no_reason.content.decode()
+    bad_tier = h.client(h.admin).post(url, {"risk_tier": "extreme", "reason": "x"}, format="json")
+    assert bad_tier.status_code == 400
+    done = h.client(h.admin).post(url, {"risk_tier": "high", "reason": "Used in triage after all"}, format="json")
+    assert done.status_code == 200
+    assert done.json()["risk_tier"] == "high" and done.json()["risk_tier_override_reason"] == "Used in triage after all"
+    event = Event.objects.filter(verb="system.tier_overridden").latest("pk")
+    assert event.data["to"] == "high" and event.data["reason"] == "Used in triage after all"
+
+    # The same from the system's page.
+    client.force_login(h.admin)
+    page = client.get(f"/systems/{h.system.pk}/")
+    assert b'name="risk_tier"' in page.content
+    client.post(f"/systems/{h.system.pk}/", {"risk_tier": "medium", "reason": "Staff-facing only now"})
+    h.system.refresh_from_db()
+    assert (h.system.risk_tier, h.system.risk_tier_override_reason) == ("medium", "Staff-facing only now")
+    client.force_login(h.requester)
+    assert b'name="risk_tier"' not in client.get(f"/systems/{h.system.pk}/").content
+    client.post(f"/systems/{h.system.pk}/", {"risk_tier": "low", "reason": "sneaky"})
+    h.system.refresh_from_db()
+    assert h.system.risk_tier == "medium"
