@@ -59,11 +59,15 @@ def _score(rows: Sequence[ResultRow]) -> dict:
         "unparseable": counts[UNPARSEABLE],
         "empty": counts[EMPTY],
         "errors": counts[ERROR],
+        "refusal_rate": round(counts[REFUSED] / n, 6) if n else None,
+        "unparseable_rate": round(counts[UNPARSEABLE] / n, 6) if n else None,
         "partial_credit": round(sum(row.partial_credit for row in answered) / n, 6) if n else None,
         "mean_latency_ms": round(float(latencies.mean()), 1) if latencies.size else None,
         "p95_latency_ms": round(float(np.percentile(latencies, 95)), 1) if latencies.size else None,
         "tokens_in": sum(row.tokens_in for row in rows),
         "tokens_out": sum(row.tokens_out for row in rows),
+        "mean_tokens_in": round(sum(row.tokens_in for row in answered) / n, 1) if n else None,
+        "mean_tokens_out": round(sum(row.tokens_out for row in answered) / n, 1) if n else None,
     }
 
 

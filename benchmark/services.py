@@ -88,7 +88,6 @@ def _items_of(version: BenchmarkVersion, records: Iterator, dimension_ids: dict[
     return problems, hashes
 
 
-@transaction.atomic
 def _checked_names(suite_name: str | None, label: str | None) -> tuple[str, str | None]:
     """The suite name and version label, stripped, or a clear error (not a database error) when unusable."""
     suite_name, label = (suite_name or "").strip(), (label or "").strip() or None
@@ -104,6 +103,7 @@ def _checked_names(suite_name: str | None, label: str | None) -> tuple[str, str 
     return suite_name, label
 
 
+@transaction.atomic
 def benchmark_version_import(
     *,
     suite_name: str,

@@ -79,6 +79,9 @@ def test_summary_excludes_transport_errors_from_n_and_counts_refusals_as_not_cor
         pytest.approx(high, abs=1e-6),
     )
     assert medication["refused"] == 1 and medication["unparseable"] == 0
+    assert medication["refusal_rate"] == pytest.approx(1 / 9, abs=1e-6) and medication["unparseable_rate"] == 0
+    assert (medication["mean_tokens_in"], medication["mean_tokens_out"]) == (10.0, 2.0)  # errors apart
+    assert summary["categories"]["ethics"]["unparseable_rate"] == 1.0
     assert medication["mean_latency_ms"] == pytest.approx((6 * 100 + 2 * 200 + 300) / 9, abs=0.1)
     assert summary["overall"]["n"] == 10
     assert summary["categories"]["ethics"]["unparseable"] == 1
@@ -94,11 +97,15 @@ def test_summary_excludes_transport_errors_from_n_and_counts_refusals_as_not_cor
         "unparseable",
         "empty",
         "errors",
+        "refusal_rate",
+        "unparseable_rate",
         "partial_credit",
         "mean_latency_ms",
         "p95_latency_ms",
         "tokens_in",
         "tokens_out",
+        "mean_tokens_in",
+        "mean_tokens_out",
     }
 
 
