@@ -645,7 +645,9 @@ def _execute(audit: Audit, plan, units, writer: _ResultWriter, owner: str) -> st
         result = "partial"
         _drain(future, out, writer)
     future.result()  # surfaces unexpected exceptions from the run
-    writer.flush()
+    final_status = writer.flush()
+    if final_status not in (Audit.Status.RUNNING, "lease_lost"):
+        stop.set()  # cancelled (or failed) while the last answers came in: score them with the rest
     if breaker.tripped:
         return f"tripped:{breaker.reason}"
     if limiter_down.is_set():
@@ -730,7 +732,15 @@ def _after_finish(audit_id: int) -> None:
 def audit_score(*, audit_id: int) -> dict:
     """Compute and store the audit's scores from its stored results (no model calls), with the paired
     comparison to the previous audit of the same system on the same items, so pages never recompute."""
-    audit = Audit.objects.select_related("endpoint").get(pk=audit_id)
+    with transaction.atomic():
+        # One scorer at a time, each reading every result committed before it started: when chunks stop
+        # together (a cancellation), the last scorer has seen every stored answer and its summary stands.
+        audit = Audit.objects.select_for_update(of=("self",)).select_related("endpoint").get(pk=audit_id)
+        return _score_locked(audit)
+
+
+def _score_locked(audit: Audit) -> dict:
+    audit_id = audit.pk
     plan = executors.plan_for(audit)
     summary = plan.summarize()
     if audit.kind == Audit.Kind.BENCHMARK:
