@@ -70,12 +70,10 @@ class ClientPool:
     def __init__(self, factory: Callable[[], httpx.AsyncClient]):
         self._factory = factory
         self._idle: list[httpx.AsyncClient] = []
-        self.size = 0
 
     def borrow(self) -> httpx.AsyncClient:
         if self._idle:
             return self._idle.pop()
-        self.size += 1
         return self._factory()
 
     def give_back(self, client: httpx.AsyncClient) -> None:

@@ -736,26 +736,21 @@ def audit_score(*, audit_id: int) -> dict:
         # One scorer at a time, each reading every result committed before it started: when chunks stop
         # together (a cancellation), the last scorer has seen every stored answer and its summary stands.
         audit = Audit.objects.select_for_update(of=("self",)).select_related("endpoint").get(pk=audit_id)
-        return _score_locked(audit)
+        plan = executors.plan_for(audit)
+        summary = plan.summarize()
+        if audit.kind == Audit.Kind.BENCHMARK:
+            from audits.reports import compare_audits, previous_comparable_audit
 
-
-def _score_locked(audit: Audit) -> dict:
-    audit_id = audit.pk
-    plan = executors.plan_for(audit)
-    summary = plan.summarize()
-    if audit.kind == Audit.Kind.BENCHMARK:
-        from audits.reports import compare_audits, previous_comparable_audit
-
-        previous = previous_comparable_audit(audit)
-        if previous is not None:
-            comparison = compare_audits(previous, audit)
-            before, after = previous.summary.get("overall", {}), summary.get("overall", {})
-            if before.get("accuracy") is not None and after.get("accuracy") is not None:
-                comparison["overall_delta"] = after["accuracy"] - before["accuracy"]
-            summary["comparison"] = comparison
-    _refresh_progress(audit_id)
-    Audit.objects.filter(pk=audit_id).update(summary=summary, scored_at=timezone.now())
-    return summary
+            previous = previous_comparable_audit(audit)
+            if previous is not None:
+                comparison = compare_audits(previous, audit)
+                before, after = previous.summary.get("overall", {}), summary.get("overall", {})
+                if before.get("accuracy") is not None and after.get("accuracy") is not None:
+                    comparison["overall_delta"] = after["accuracy"] - before["accuracy"]
+                summary["comparison"] = comparison
+        _refresh_progress(audit_id)
+        Audit.objects.filter(pk=audit_id).update(summary=summary, scored_at=timezone.now())
+        return summary
 
 
 @transaction.atomic

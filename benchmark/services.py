@@ -88,12 +88,16 @@ def _items_of(version: BenchmarkVersion, records: Iterator, dimension_ids: dict[
     return problems, hashes
 
 
-def _checked_names(suite_name: str | None, label: str | None) -> tuple[str, str | None]:
+def _checked_names(suite_model, suite_name: str | None, label: str | None) -> tuple[str, str | None]:
     """The suite name and version label, stripped, or a clear error (not a database error) when unusable."""
     suite_name, label = (suite_name or "").strip(), (label or "").strip() or None
     if not suite_name:
         raise ServiceError(_("A suite name is required."))
-    limits = ((_("suite name"), suite_name, 120), (_("version label"), label or "", 64))
+    version_model = suite_model.versions.rel.related_model
+    limits = (
+        (_("suite name"), suite_name, suite_model._meta.get_field("name").max_length),
+        (_("version label"), label or "", version_model._meta.get_field("label").max_length),
+    )
     for what, value, limit in limits:
         if len(value) > limit:
             raise ServiceError(
@@ -120,11 +124,11 @@ def benchmark_version_import(
     ``lines`` is consumed once (a file object iterates its lines), so memory stays bounded by the
     insert batch; every problem is collected with its line number before the transaction rolls back.
     """
-    suite_name, label = _checked_names(suite_name, label)
+    suite_name, label = _checked_names(BenchmarkSuite, suite_name, label)
     suite, _created = BenchmarkSuite.objects.get_or_create(
         name=suite_name, defaults={"owner": by, "description": suite_description}
     )
-    label = (label or "").strip() or _next_label(suite)
+    label = label or _next_label(suite)
     if suite.versions.filter(label=label).exists():
         raise ServiceError(
             _("Suite %(suite)s already has a version %(label)s; published versions never change, choose a new label.")
@@ -228,9 +232,9 @@ def scenario_version_import(
     """Import a scenario file as a new published version, or nothing at all (every problem reported)."""
     from benchmark.scenario_formats import ScenarioValidator, parse_scenarios
 
-    suite_name, label = _checked_names(suite_name, label)
+    suite_name, label = _checked_names(ScenarioSuite, suite_name, label)
     suite, _created = ScenarioSuite.objects.get_or_create(name=suite_name, defaults={"owner": by})
-    label = (label or "").strip() or _next_label(suite)
+    label = label or _next_label(suite)
     if suite.versions.filter(label=label).exists():
         raise ServiceError(
             _("Suite %(suite)s already has a version %(label)s; published versions never change, choose a new label.")
