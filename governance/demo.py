@@ -375,6 +375,7 @@ def _requests(people, committee, team, systems, endpoints, version, scenarios):
     DeploymentRequest.objects.filter(pk=discharge.pk).update(
         expires_at=timezone.now() + timedelta(days=75), approved_at=timezone.now() - timedelta(days=290)
     )
+    services.request_mark_deployed(request=discharge, by=people["zhang.wei"])
 
     # 2. The triage chatbot: high risk, audited (benchmark and simulation), waiting for the full board.
     triage = services.request_create(
@@ -402,7 +403,7 @@ def _requests(people, committee, team, systems, endpoints, version, scenarios):
     for audit in audits:
         if audit.kind == Audit.Kind.SIMULATION:
             Audit.objects.filter(pk=audit.pk).update(
-                judge_endpoint=endpoints["judge"], variant_codes=["authority_v1", "roleplay_v1"]
+                judge_endpoint=endpoints["judge"], variant_codes=["authority_v2", "roleplay_v2"]
             )
         audit_services.audit_queue(audit=audit, by=people["wang.fang"])
         _run_inline(audit)

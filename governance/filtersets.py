@@ -11,4 +11,13 @@ class DeploymentRequestFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = DeploymentRequest
-        fields = ["status", "risk_tier", "kind", "ai_system", "committee", "review_type", "determination"]
+        fields = [
+            "status",
+            "risk_tier",
+            "kind",
+            "amendment_kind",
+            "ai_system",
+            "committee",
+            "review_type",
+            "determination",
+        ]

@@ -11,6 +11,7 @@ from governance.models import (
     IncidentReport,
     Recommendation,
     RequestAttachment,
+    RiskTier,
 )
 
 User = get_user_model()
@@ -165,6 +166,12 @@ class DeterminationForm(forms.Form):
     )
     condition_text = forms.CharField(required=False, label=_("Condition"), widget=forms.Textarea(attrs={"rows": 2}))
     condition_kind = forms.ChoiceField(choices=Condition.Kind.choices, required=False, label=_("Machine check"))
+    condition_source = forms.ChoiceField(
+        choices=Condition.Source.choices,
+        required=False,
+        label=_("Checked on"),
+        help_text=_("Which audits a lower bound applies to, or which audits count as a re-audit."),
+    )
     condition_days = forms.IntegerField(required=False, min_value=1, label=_("Every N days"))
     condition_dimension = forms.CharField(required=False, label=_("Dimension code"))
     condition_threshold = forms.FloatField(required=False, min_value=0, max_value=1, label=_("Lower bound at least"))
@@ -172,6 +179,16 @@ class DeterminationForm(forms.Form):
     condition_due_date = forms.DateField(
         required=False, label=_("Due date"), widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+class AmendmentForm(forms.Form):
+    amendment_kind = forms.ChoiceField(choices=DeploymentRequest.AmendmentKind.choices, label=_("What changes"))
+    title = forms.CharField(required=False, max_length=200, label=_("Title of the amendment"))
+
+
+class TierOverrideForm(forms.Form):
+    risk_tier = forms.ChoiceField(choices=RiskTier.choices, label=_("Risk tier"))
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), label=_("Reason"))
 
 
 class RenewForm(forms.Form):

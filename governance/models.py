@@ -31,6 +31,14 @@ class RiskTier(models.TextChoices):
     HIGH = "high", _("High")
 
 
+# How long an approval lasts when the tier's policy does not say otherwise.
+DEFAULT_APPROVAL_MONTHS = {RiskTier.LOW: 12, RiskTier.MEDIUM: 12, RiskTier.HIGH: 6}
+
+
+def default_approval_months(tier: str) -> int:
+    return DEFAULT_APPROVAL_MONTHS.get(tier, 12)
+
+
 def bilingual(en: str, zh: str) -> str:
     return zh if (get_language() or "").startswith("zh") and zh else en
 
@@ -214,7 +222,9 @@ class ApprovalPolicy(models.Model):
     max_refusal_rate = models.FloatField(default=0.2)
     max_error_rate = models.FloatField(default=0.02)
     max_audit_age_days = models.PositiveIntegerField(default=90)
-    approval_months = models.PositiveIntegerField(default=12)
+    approval_months = models.PositiveIntegerField(
+        blank=True, help_text=_("Empty: the tier's default, 12 months (6 for the high tier).")
+    )
     allow_expedited = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -226,11 +236,17 @@ class ApprovalPolicy(models.Model):
                 condition=Q(max_refusal_rate__gte=0, max_refusal_rate__lte=1)
                 & Q(max_error_rate__gte=0, max_error_rate__lte=1),
                 name="policy_rates_between_0_and_1",
-            )
+            ),
+            models.CheckConstraint(condition=Q(approval_months__gte=1), name="policy_approval_months_positive"),
         ]
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        if self.approval_months is None:
+            self.approval_months = default_approval_months(self.risk_tier)
+        super().save(*args, **kwargs)
 
 
 class PolicyThreshold(models.Model):
@@ -362,6 +378,11 @@ class DeploymentRequest(models.Model):
         INITIAL = "initial", _("Initial request")
         AMENDMENT = "amendment", _("Amendment")
 
+    class AmendmentKind(models.TextChoices):
+        NEW_MODEL_VERSION = "new_model_version", _("New model version")
+        NEW_USE = "new_use", _("New use")
+        OTHER = "other", _("Other change")
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SUBMITTED = "submitted", _("Submitted")
@@ -448,6 +469,9 @@ class DeploymentRequest(models.Model):
 
     reference = models.CharField(max_length=20, unique=True)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INITIAL)
+    amendment_kind = models.CharField(
+        max_length=20, choices=AmendmentKind.choices, blank=True, help_text=_("What an amendment changes.")
+    )
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="amendments")
     ai_system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="deployment_requests")
     endpoints = models.ManyToManyField("audits.ModelEndpoint", blank=True, related_name="deployment_requests")
@@ -485,6 +509,11 @@ class DeploymentRequest(models.Model):
     determined_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    renewal_count = models.PositiveIntegerField(default=0)
+    renewed_at = models.DateTimeField(null=True, blank=True)
+    deployed_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the owner reported the approved system as in clinical use.")
+    )
     status_changed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -498,6 +527,11 @@ class DeploymentRequest(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="disapproved") | Q(review_type="full_board"),
                 name="disapproval_only_by_full_board",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="initial") & Q(amendment_kind=""))
+                | (Q(kind="amendment") & Q(amendment_kind__in=["new_model_version", "new_use", "other"])),
+                name="amendment_records_its_kind",
             ),
         ]
         indexes = [models.Index(fields=["status", "expires_at"], name="request_status_expiry")]
@@ -749,8 +783,16 @@ class Condition(models.Model):
         BREACHED = "breached", _("Breached")
         WAIVED = "waived", _("Waived")
 
+    class Source(models.TextChoices):
+        """Which audits a machine check applies to (lower bounds) or which audits count (re-audit interval)."""
+
+        ANY = "any", _("Any audit")
+        BENCHMARK = "benchmark", _("Benchmark audits")
+        SIMULATION = "simulation", _("Safety simulations")
+
     request = models.ForeignKey(DeploymentRequest, on_delete=models.CASCADE, related_name="conditions")
     kind = models.CharField(max_length=24, choices=Kind.choices, default=Kind.FREE_TEXT)
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.ANY)
     text = models.TextField()
     days = models.PositiveIntegerField(null=True, blank=True)
     dimension_code = models.CharField(max_length=64, blank=True)
@@ -777,6 +819,9 @@ class Condition(models.Model):
                 condition=~Q(kind="overall_lower_bound") | Q(threshold__isnull=False),
                 name="overall_condition_has_threshold",
             ),
+            models.CheckConstraint(
+                condition=Q(source__in=["any", "benchmark", "simulation"]), name="condition_source_valid"
+            ),
         ]
 
     def __str__(self):
@@ -785,6 +830,10 @@ class Condition(models.Model):
     @property
     def is_machine_checked(self) -> bool:
         return self.kind != self.Kind.FREE_TEXT
+
+    def applies_to(self, audit_kind: str) -> bool:
+        """Whether an audit of this kind (``Audit.Kind``: benchmark or simulation) is checked or counts."""
+        return self.source in (self.Source.ANY, audit_kind)
 
 
 class IncidentReport(models.Model):

@@ -18,6 +18,15 @@ Manager = (
     CommitteeMembership.CommitteeRole.SECRETARY,
 )
 Chairs = (CommitteeMembership.CommitteeRole.CHAIR, CommitteeMembership.CommitteeRole.VICE_CHAIR)
+# Before review the tier still decides which audits are run and how the request is reviewed.
+TIER_OVERRIDE_STATES = (
+    DeploymentRequest.Status.DRAFT,
+    DeploymentRequest.Status.SUBMITTED,
+    DeploymentRequest.Status.SCREENING,
+    DeploymentRequest.Status.CLARIFICATION_REQUESTED,
+    DeploymentRequest.Status.AUDITING,
+    DeploymentRequest.Status.MODIFICATIONS_REQUIRED,
+)
 
 
 def committee_role(user, committee) -> str | None:
@@ -96,6 +105,10 @@ def available_actions(user, request: DeploymentRequest) -> list[str]:
             actions += ["report_incident", "amend", "close"]
         if status == S.SUSPENDED:
             actions.append("report_incident")
+    if (is_requester or request.ai_system.owner_id == user.pk) and (
+        status in DeploymentRequest.APPROVED_STATES and request.deployed_at is None
+    ):
+        actions.append("mark_deployed")
     if manager:
         if status == S.SUBMITTED:
             actions.append("screen")
@@ -122,6 +135,8 @@ def available_actions(user, request: DeploymentRequest) -> list[str]:
             actions.append("renew")
         if status == S.SUSPENDED:
             actions.append("reinstate")
+    if (has_role(user, Role.COMPLIANCE_ADMIN) or user.is_superuser) and status in TIER_OVERRIDE_STATES:
+        actions.append("override_tier")
     if role is not None and status in DeploymentRequest.IN_REVIEW_STATES:
         actions.append("declare_conflict")
         if not recused and role != CommitteeMembership.CommitteeRole.SECRETARY:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audits.models import Audit
-from governance.models import ApprovalPolicy, PolicyThreshold
+from governance.models import ApprovalPolicy, PolicyThreshold, default_approval_months
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,16 @@ def policy_for(request) -> ApprovalPolicy | None:
         .prefetch_related("thresholds")
         .first()
     )
+
+
+def approval_months_for(request) -> int:
+    """The approval period of the request's tier: its policy's, else the tier default (6 months for high)."""
+    policy = policy_for(request)
+    return policy.approval_months if policy else default_approval_months(request.risk_tier)
+
+
+def approval_expiry(request, *, start):
+    return start + timedelta(days=round(approval_months_for(request) * 30.44))
 
 
 def evaluate_request(request, *, now=None) -> PolicyEvaluation:

@@ -27,6 +27,7 @@ from governance.events import record_event
 from governance.models import (
     AgendaItem,
     AISystem,
+    ApprovalPolicy,
     Attestation,
     AuditTeam,
     AuditTeamMembership,
@@ -42,6 +43,7 @@ from governance.models import (
     Meeting,
     MeetingAttendance,
     Notification,
+    PolicyThreshold,
     ReattestationRequest,
     Recommendation,
     RequestAttachment,
@@ -50,7 +52,7 @@ from governance.models import (
     Role,
     Vote,
 )
-from governance.policy import evaluate_request, policy_for
+from governance.policy import approval_expiry, evaluate_request, policy_for
 
 logger = logging.getLogger(__name__)
 S = DeploymentRequest.Status
@@ -167,20 +169,65 @@ def ai_system_register(*, by, **fields) -> AISystem:
     return system
 
 
-@transaction.atomic
-def ai_system_override_tier(*, system: AISystem, tier: str, reason: str, by) -> AISystem:
-    permissions.require_role(by, Role.COMPLIANCE_ADMIN)
+def _tier_override_reason(tier: str, reason: str) -> str:
     if tier not in RiskTier.values:
         raise ServiceError(_("Unknown risk tier: %(tier)s") % {"tier": tier})
     if not reason.strip():
         raise ServiceError(_("Overriding the risk tier needs a reason."))
-    reason = reason.strip()
+    return reason.strip()
+
+
+@transaction.atomic
+def ai_system_override_tier(*, system: AISystem, tier: str, reason: str, by) -> AISystem:
+    permissions.require_role(by, Role.COMPLIANCE_ADMIN)
+    reason = _tier_override_reason(tier, reason)
     previous = system.risk_tier
     system.risk_tier, system.risk_tier_override_reason = tier, reason
     system.save(update_fields=["risk_tier", "risk_tier_override_reason"])
     record_event(
         actor=by, verb="system.tier_overridden", target=system, data={"from": previous, "to": tier, "reason": reason}
     )
+    return system
+
+
+def _derived_system_status(system: AISystem) -> str:
+    """A system's status follows from its deployment requests, first match wins: deployed (an approval
+    in force that is in clinical use), suspended, approved (in force, not in use yet); once no approval
+    is in force, retired if the last one was terminated or closed, else proposed (expired, or never
+    approved: a new request can approve it)."""
+    requests = DeploymentRequest.objects.filter(ai_system=system)
+    approved = requests.filter(status__in=DeploymentRequest.APPROVED_STATES)
+    if approved.filter(deployed_at__isnull=False).exists():
+        return AISystem.Status.DEPLOYED
+    if requests.filter(status=S.SUSPENDED).exists():
+        return AISystem.Status.SUSPENDED
+    if approved.exists():
+        return AISystem.Status.APPROVED
+    last_ended = (
+        requests.filter(approved_at__isnull=False, status__in=[S.EXPIRED, S.TERMINATED, S.CLOSED])
+        .order_by("-status_changed_at", "-pk")
+        .first()
+    )
+    if last_ended is not None and last_ended.status in (S.TERMINATED, S.CLOSED):
+        return AISystem.Status.RETIRED
+    return AISystem.Status.PROPOSED
+
+
+def ai_system_sync_status(*, system: AISystem, by, request: DeploymentRequest, reason: str = "") -> AISystem:
+    """Bring the system's status in line with its requests after ``request`` changed; call inside the
+    transaction that changed it. The system row is locked so two requests of one system agree."""
+    system = AISystem.objects.select_for_update().get(pk=system.pk)
+    status = _derived_system_status(system)
+    if status != system.status:
+        previous, system.status = system.status, status
+        system.save(update_fields=["status"])
+        record_event(
+            actor=by,
+            verb="system.status_changed",
+            target=system,
+            request=request,
+            data={"from": previous, "to": status, "request": request.reference, "reason": reason},
+        )
     return system
 
 
@@ -235,6 +282,134 @@ def guideline_publish(*, guideline: Guideline, by) -> Guideline:
     return guideline
 
 
+GUIDELINE_FIELDS = ("title_en", "title_zh", "body_en", "body_zh", "effective_date")
+
+
+@dataclass
+class ClauseSpec:
+    number: str
+    topic: str
+    text_en: str
+    text_zh: str = ""
+
+
+def _clauses_replace(guideline: Guideline, clauses: list[ClauseSpec]) -> None:
+    numbers = [str(clause.number).strip() for clause in clauses]
+    if any(not number for number in numbers) or len(set(numbers)) != len(numbers):
+        raise ServiceError(_("Each clause needs its own number."))
+    for clause in clauses:
+        if clause.topic not in GuidelineClause.Topic.values:
+            raise ServiceError(_("Unknown clause topic: %(topic)s") % {"topic": clause.topic})
+        if not clause.text_en.strip():
+            raise ServiceError(_("Clause §%(number)s needs its text.") % {"number": clause.number})
+    guideline.clauses.all().delete()
+    GuidelineClause.objects.bulk_create(
+        [
+            GuidelineClause(
+                guideline=guideline,
+                number=number,
+                position=position,
+                topic=clause.topic,
+                text_en=clause.text_en.strip(),
+                text_zh=clause.text_zh.strip(),
+            )
+            for position, (number, clause) in enumerate(zip(numbers, clauses, strict=True), start=1)
+        ]
+    )
+
+
+def _guideline_clause_numbers(guideline: Guideline) -> list[str]:
+    return list(guideline.clauses.values_list("number", flat=True))
+
+
+@transaction.atomic
+def guideline_create(*, by, code: str, version: int | None = None, clauses=(), **fields) -> Guideline:
+    """A draft version of a guideline. Versions of one code only go up: a draft numbered below the
+    latest version would supersede a newer text when published."""
+    permissions.require_role(by, Role.COMPLIANCE_ADMIN)
+    unknown = set(fields) - set(GUIDELINE_FIELDS)
+    if unknown:
+        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+    latest = Guideline.objects.select_for_update().filter(code=code).order_by("-version").first()
+    highest = latest.version if latest else 0
+    version = version or highest + 1
+    if version <= highest:
+        raise ServiceError(
+            _("Guideline %(code)s is at v%(latest)d already: number the new version above it.")
+            % {"code": code, "latest": highest}
+        )
+    guideline = Guideline(code=code, version=version, status=Guideline.Status.DRAFT, **fields)
+    guideline.full_clean()
+    guideline.save()
+    _clauses_replace(guideline, [ClauseSpec(**clause) for clause in clauses])
+    record_event(
+        actor=by,
+        verb="guideline.created",
+        target=guideline,
+        data={"code": code, "version": version, "clauses": _guideline_clause_numbers(guideline)},
+    )
+    return guideline
+
+
+def _require_draft(guideline: Guideline) -> None:
+    if guideline.status != Guideline.Status.DRAFT:
+        raise TransitionNotAllowed(
+            _(
+                "“%(title)s” v%(version)d is %(status)s: its text and clauses no longer change. "
+                "Start a new version, edit it and publish it."
+            )
+            % {"title": guideline.title, "version": guideline.version, "status": guideline.get_status_display()}
+        )
+
+
+@transaction.atomic
+def guideline_update(*, guideline: Guideline, by, clauses=None, **fields) -> Guideline:
+    """Edit a draft; ``clauses`` (when given) replaces all of its clauses."""
+    permissions.require_role(by, Role.COMPLIANCE_ADMIN)
+    guideline = Guideline.objects.select_for_update().get(pk=guideline.pk)
+    _require_draft(guideline)
+    unknown = set(fields) - set(GUIDELINE_FIELDS)
+    if unknown:
+        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+    changed = sorted(name for name, value in fields.items() if getattr(guideline, name) != value)
+    for name, value in fields.items():
+        setattr(guideline, name, value)
+    guideline.full_clean()
+    guideline.save()
+    if clauses is not None:
+        _clauses_replace(guideline, [ClauseSpec(**clause) for clause in clauses])
+        changed.append("clauses")
+    record_event(
+        actor=by,
+        verb="guideline.edited",
+        target=guideline,
+        data={"version": guideline.version, "fields": changed, "clauses": _guideline_clause_numbers(guideline)},
+    )
+    return guideline
+
+
+@transaction.atomic
+def guideline_new_version(*, guideline: Guideline, by) -> Guideline:
+    """Start the next version of a published guideline as a draft copy of its text and clauses."""
+    permissions.require_role(by, Role.COMPLIANCE_ADMIN)
+    guideline = Guideline.objects.get(pk=guideline.pk)
+    if guideline.status == Guideline.Status.DRAFT:
+        raise TransitionNotAllowed(_("This version is still a draft: edit it directly."))
+    if Guideline.objects.filter(code=guideline.code, status=Guideline.Status.DRAFT).exists():
+        raise TransitionNotAllowed(
+            _("A draft of %(code)s is already being prepared: edit it instead.") % {"code": guideline.code}
+        )
+    return guideline_create(
+        by=by,
+        code=guideline.code,
+        clauses=[
+            {"number": c.number, "topic": c.topic, "text_en": c.text_en, "text_zh": c.text_zh}
+            for c in guideline.clauses.all()
+        ],
+        **{name: getattr(guideline, name) for name in GUIDELINE_FIELDS},
+    )
+
+
 def missing_attestations(request: DeploymentRequest) -> list[GuidelineClause]:
     guideline = current_guideline()
     if guideline is None:
@@ -279,7 +454,7 @@ def request_attest(*, request: DeploymentRequest, by, clause_ids: list[int]) -> 
 
 
 @transaction.atomic
-def system_reattest(*, system: AISystem, by) -> None:
+def system_reattest(*, system: AISystem, by) -> AISystem:
     """A deployed system's owner attests every clause of the guideline in force."""
     if system.owner_id != by.pk:
         raise NotPermitted(_("Only the system's owner attests for it."))
@@ -290,6 +465,135 @@ def system_reattest(*, system: AISystem, by) -> None:
         Attestation.objects.get_or_create(user=by, clause=clause, ai_system=system, defaults={"guideline": guideline})
     ReattestationRequest.objects.filter(ai_system=system, guideline=guideline).update(completed_at=timezone.now())
     record_event(actor=by, verb="system.attested", target=system, data={"version": guideline.version})
+    return system
+
+
+# --- Approval policies ----------------------------------------------------------------------------
+
+POLICY_FIELDS = (
+    "name",
+    "required_suite",
+    "required_scenario_suite",
+    "max_refusal_rate",
+    "max_error_rate",
+    "max_audit_age_days",
+    "approval_months",
+    "allow_expedited",
+)
+
+
+@dataclass
+class ThresholdSpec:
+    scope: str
+    min_lower_bound: float
+    target: str = ""
+    source: str = PolicyThreshold.Source.BENCHMARK
+
+
+def _thresholds_validate(policy: ApprovalPolicy, thresholds: list[ThresholdSpec]) -> None:
+    from benchmark.models import Category, Dimension
+
+    Scope = PolicyThreshold.Scope
+    seen = set()
+    for spec in thresholds:
+        if spec.source not in PolicyThreshold.Source.values or spec.scope not in Scope.values:
+            raise ServiceError(_("A threshold needs a known source and scope."))
+        if not 0 <= spec.min_lower_bound <= 1:
+            raise ServiceError(_("A threshold is between 0 and 1."))
+        if spec.scope == Scope.OVERALL and spec.target:
+            raise ServiceError(_("An overall threshold has no target."))
+        if spec.scope in (Scope.CATEGORY, Scope.EACH_DIMENSION_IN_CATEGORY) and spec.target not in Category.values:
+            raise ServiceError(
+                _("“%(target)s” is not a category (%(choices)s).")
+                % {"target": spec.target, "choices": ", ".join(Category.values)}
+            )
+        if spec.scope == Scope.DIMENSION and not Dimension.objects.filter(code=spec.target).exists():
+            raise ServiceError(_("Unknown dimension %(code)s in a threshold.") % {"code": spec.target})
+        if spec.source == PolicyThreshold.Source.SIMULATION and policy.required_scenario_suite_id is None:
+            raise ServiceError(_("Safety-simulation thresholds need a required scenario suite on the policy."))
+        key = (spec.source, spec.scope, spec.target)
+        if key in seen:
+            raise ServiceError(
+                _("Two thresholds for %(scope)s %(target)s.") % {"scope": spec.scope, "target": spec.target}
+            )
+        seen.add(key)
+
+
+def _thresholds_replace(policy: ApprovalPolicy, thresholds: list[ThresholdSpec]) -> None:
+    _thresholds_validate(policy, thresholds)
+    policy.thresholds.all().delete()
+    PolicyThreshold.objects.bulk_create(
+        [
+            PolicyThreshold(
+                policy=policy,
+                source=spec.source,
+                scope=spec.scope,
+                target=spec.target,
+                min_lower_bound=spec.min_lower_bound,
+            )
+            for spec in thresholds
+        ]
+    )
+
+
+def _policy_record(policy: ApprovalPolicy) -> dict:
+    return {
+        "tier": policy.risk_tier,
+        "approval_months": policy.approval_months,
+        "thresholds": [
+            f"{t.source}:{t.scope}:{t.target}>={t.min_lower_bound}"
+            for t in policy.thresholds.order_by("source", "scope", "target")
+        ],
+    }
+
+
+@transaction.atomic
+def approval_policy_create(*, by, risk_tier: str, thresholds=(), **fields) -> ApprovalPolicy:
+    """The evidence an approval of one risk tier needs; without ``approval_months`` the tier's default."""
+    permissions.require_role(by, Role.COMPLIANCE_ADMIN)
+    unknown = set(fields) - set(POLICY_FIELDS)
+    if unknown:
+        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+    if ApprovalPolicy.objects.filter(risk_tier=risk_tier).exists():
+        raise ServiceError(_("The %(tier)s tier has a policy already: edit it.") % {"tier": risk_tier})
+    policy = ApprovalPolicy(risk_tier=risk_tier, **fields)
+    policy.full_clean(exclude=["approval_months"])
+    policy.save()
+    _thresholds_replace(policy, [ThresholdSpec(**spec) for spec in thresholds])
+    record_event(actor=by, verb="policy.created", target=policy, data=_policy_record(policy))
+    return policy
+
+
+@transaction.atomic
+def approval_policy_update(*, policy: ApprovalPolicy, by, thresholds=None, **fields) -> ApprovalPolicy:
+    """Edit a policy; ``thresholds`` (when given) replaces all of them. ``approval_months`` None means the
+    tier's default. Requests are evaluated against the policy as it is when the committee decides."""
+    permissions.require_role(by, Role.COMPLIANCE_ADMIN)
+    policy = ApprovalPolicy.objects.select_for_update().get(pk=policy.pk)
+    unknown = set(fields) - set(POLICY_FIELDS)
+    if unknown:
+        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+    before = _policy_record(policy)
+    changed = sorted(name for name, value in fields.items() if getattr(policy, name) != value)
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    policy.full_clean(exclude=["approval_months"])
+    policy.save()
+    current = list(policy.thresholds.all())
+    specs = (
+        [ThresholdSpec(**spec) for spec in thresholds]
+        if thresholds is not None
+        else [ThresholdSpec(t.scope, t.min_lower_bound, t.target, t.source) for t in current]
+    )
+    # Re-checked even when only the fields changed: dropping the scenario suite strands simulation thresholds.
+    _thresholds_replace(policy, specs)
+    record_event(
+        actor=by,
+        verb="policy.edited",
+        target=policy,
+        data={"fields": changed, "before": before, "after": _policy_record(policy)},
+    )
+    return policy
 
 
 # --- Deployment requests: intake ------------------------------------------------------------------
@@ -335,6 +639,7 @@ def request_create(
     ai_system: AISystem,
     endpoints=(),
     kind: str = DeploymentRequest.Kind.INITIAL,
+    amendment_kind: str = "",
     parent: DeploymentRequest | None = None,
     **fields,
 ) -> DeploymentRequest:
@@ -347,6 +652,7 @@ def request_create(
         requester=by,
         ai_system=ai_system,
         kind=kind,
+        amendment_kind=amendment_kind,
         parent=parent,
         vendor_cloud=fields.pop("vendor_cloud", ai_system.hosting == AISystem.Hosting.VENDOR_CLOUD),
         **fields,
@@ -364,7 +670,12 @@ def request_create(
         verb="request.created",
         target=request,
         request=request,
-        data={"reference": request.reference, "kind": kind, "tier": request.risk_tier},
+        data={
+            "reference": request.reference,
+            "kind": kind,
+            "amendment_kind": amendment_kind,
+            "tier": request.risk_tier,
+        },
     )
     return request
 
@@ -393,6 +704,39 @@ def request_update(*, request: DeploymentRequest, by, endpoints=None, **fields) 
             request=request,
             data={"fields": sorted(changed), "tier": request.risk_tier},
         )
+    return request
+
+
+@transaction.atomic
+def request_override_tier(*, request: DeploymentRequest, tier: str, reason: str, by) -> DeploymentRequest:
+    """Set the request's risk tier by hand (compliance administrators), with the reason on the record;
+    later intake edits no longer re-derive it."""
+    permissions.require_role(by, Role.COMPLIANCE_ADMIN)
+    reason = _tier_override_reason(tier, reason)
+    request = _lock(request)
+    if request.status not in permissions.TIER_OVERRIDE_STATES:
+        raise TransitionNotAllowed(
+            _("The risk tier of %(ref)s is fixed once review has started (it is %(status)s).")
+            % {"ref": request.reference, "status": request.get_status_display()}
+        )
+    previous = request.risk_tier
+    request.risk_tier, request.risk_tier_override_reason = tier, reason
+    request.save(update_fields=["risk_tier", "risk_tier_override_reason"])
+    record_event(
+        actor=by,
+        verb="request.tier_overridden",
+        target=request,
+        request=request,
+        data={"from": previous, "to": tier, "reason": reason},
+    )
+    recipients = [request.requester, *(committee_managers(request.committee) if request.committee else [])]
+    notify(
+        recipients,
+        verb="request.tier_overridden",
+        link=_request_link(request),
+        message=_("The risk tier of %(ref)s is now %(tier)s: %(reason)s")
+        % {"ref": request.reference, "tier": RiskTier(tier).label, "reason": reason},
+    )
     return request
 
 
@@ -970,6 +1314,7 @@ def vote_outcome(request: DeploymentRequest) -> tuple[str | None, dict]:
 class ConditionSpec:
     text: str
     kind: str = Condition.Kind.FREE_TEXT
+    source: str = Condition.Source.ANY
     days: int | None = None
     dimension_code: str = ""
     threshold: float | None = None
@@ -1036,10 +1381,8 @@ def request_determine(
         D.DISAPPROVED: S.DISAPPROVED,
     }[determination]
     if approving:
-        policy = policy_for(request)
-        months = policy.approval_months if policy else 12
         request.approved_at = now
-        request.expires_at = now + timedelta(days=round(months * 30.44))
+        request.expires_at = approval_expiry(request, start=now)
     request.transition(
         to=target,
         by=by,
@@ -1054,10 +1397,7 @@ def request_determine(
     for spec in conditions:
         _condition_create(request, spec, by)
     if approving:
-        system = request.ai_system
-        if system.status in (AISystem.Status.PROPOSED, AISystem.Status.SUSPENDED):
-            system.status = AISystem.Status.APPROVED
-            system.save(update_fields=["status"])
+        ai_system_sync_status(system=request.ai_system, by=by, request=request, reason=_("approved"))
     recipients = [request.requester, *committee_managers(request.committee)]
     notify(
         recipients,
@@ -1109,10 +1449,18 @@ def _condition_create(request, spec: ConditionSpec, by) -> Condition:
             raise ServiceError(_("Unknown dimension %(code)s in a condition.") % {"code": spec.dimension_code})
     if spec.threshold is not None and not 0 <= spec.threshold <= 1:
         raise ServiceError(_("A threshold is between 0 and 1."))
+    if spec.source not in Condition.Source.values:
+        raise ServiceError(_("A condition applies to any audit, benchmark audits or safety simulations."))
+    audit_bound = spec.kind in (
+        Condition.Kind.REAUDIT_INTERVAL,
+        Condition.Kind.DIMENSION_LOWER_BOUND,
+        Condition.Kind.OVERALL_LOWER_BOUND,
+    )
     condition = Condition(
         request=request,
         text=spec.text,
         kind=spec.kind,
+        source=spec.source if audit_bound else Condition.Source.ANY,
         days=spec.days,
         dimension_code=spec.dimension_code,
         threshold=spec.threshold,
@@ -1127,7 +1475,7 @@ def _condition_create(request, spec: ConditionSpec, by) -> Condition:
         verb="condition.created",
         target=condition,
         request=request,
-        data={"kind": spec.kind, "text": spec.text, "on_breach": spec.on_breach},
+        data={"kind": spec.kind, "source": condition.source, "text": spec.text, "on_breach": spec.on_breach},
     )
     return condition
 
@@ -1152,9 +1500,7 @@ def request_suspend(*, request: DeploymentRequest, by, reason: str) -> Deploymen
     if not reason.strip():
         raise ServiceError(_("Give the reason for the suspension."))
     request.transition(to=S.SUSPENDED, by=by, reason=reason)
-    system = request.ai_system
-    system.status = AISystem.Status.SUSPENDED
-    system.save(update_fields=["status"])
+    system = ai_system_sync_status(system=request.ai_system, by=by, request=request, reason=reason)
     notify(
         [request.requester, system.owner, *committee_members(request.committee)],
         verb="request.suspended",
@@ -1171,9 +1517,7 @@ def request_reinstate(*, request: DeploymentRequest, by, reason: str) -> Deploym
     if request.expires_at and request.expires_at <= timezone.now():
         raise TransitionNotAllowed(_("The approval has expired meanwhile; it needs a new request."))
     request.transition(to=S.ACTIVE, by=by, reason=reason)
-    system = request.ai_system
-    system.status = AISystem.Status.APPROVED
-    system.save(update_fields=["status"])
+    ai_system_sync_status(system=request.ai_system, by=by, request=request, reason=reason)
     notify(
         [request.requester],
         verb="request.reinstated",
@@ -1187,9 +1531,12 @@ def request_reinstate(*, request: DeploymentRequest, by, reason: str) -> Deploym
 def request_renew(
     *, request: DeploymentRequest, by, rationale: str = "", override_justification: str = ""
 ) -> DeploymentRequest:
-    """Continuing review: renew for another period, on fresh evidence that meets the policy."""
+    """Continuing review ends in renewal: another approval period from today, on fresh evidence that
+    meets the policy. The request returns to active; the renewal is counted on it and in the event log."""
     request = _lock(request)
     permissions.require_chair(by, request)
+    if request.expires_at and request.expires_at <= timezone.now():
+        raise TransitionNotAllowed(_("The approval has expired meanwhile; it needs a new request."))
     evaluation = evaluate_request(request)
     if not evaluation.passed:
         if not override_justification.strip():
@@ -1204,12 +1551,23 @@ def request_renew(
             request=request,
             data={"justification": override_justification, "evaluation": evaluation.as_dict()},
         )
-    policy = policy_for(request)
-    months = policy.approval_months if policy else 12
-    request.expires_at = timezone.now() + timedelta(days=round(months * 30.44))
+    now = timezone.now()
+    previous_expiry = request.expires_at
+    request.expires_at = approval_expiry(request, start=now)
+    request.renewal_count += 1
+    request.renewed_at = now
     request.transition(
-        to=S.ACTIVE, by=by, reason=rationale, data={"renewed": True, "expires_at": request.expires_at.isoformat()}
+        to=S.ACTIVE,
+        by=by,
+        reason=rationale,
+        data={
+            "renewed": True,
+            "renewal": request.renewal_count,
+            "previous_expires_at": previous_expiry.isoformat(),
+            "expires_at": request.expires_at.isoformat(),
+        },
     )
+    ai_system_sync_status(system=request.ai_system, by=by, request=request, reason=_("renewed"))
     notify(
         [request.requester],
         verb="request.renewed",
@@ -1225,8 +1583,7 @@ def request_terminate(*, request: DeploymentRequest, by, reason: str) -> Deploym
     request = _lock(request)
     permissions.require_manager(by, request)
     request.transition(to=S.TERMINATED, by=by, reason=reason)
-    request.ai_system.status = AISystem.Status.RETIRED
-    request.ai_system.save(update_fields=["status"])
+    ai_system_sync_status(system=request.ai_system, by=by, request=request, reason=reason)
     notify(
         [request.requester],
         verb="request.terminated",
@@ -1242,6 +1599,39 @@ def request_close(*, request: DeploymentRequest, by, reason: str = "") -> Deploy
     if request.requester_id != by.pk:
         permissions.require_manager(by, request)
     request.transition(to=S.CLOSED, by=by, reason=reason)
+    ai_system_sync_status(system=request.ai_system, by=by, request=request, reason=reason)
+    return request
+
+
+@transaction.atomic
+def request_mark_deployed(*, request: DeploymentRequest, by) -> DeploymentRequest:
+    """The requester or the system's owner reports that the approved system is now in clinical use.
+
+    Approval and use are distinct facts: the system is *approved* when the committee decides and
+    *deployed* from this report until the approval is suspended or ends."""
+    request = _lock(request)
+    if by.pk not in (request.requester_id, request.ai_system.owner_id):
+        raise NotPermitted(_("Only the requester or the system's owner reports a deployment."))
+    if request.status not in DeploymentRequest.APPROVED_STATES:
+        raise TransitionNotAllowed(
+            _("Only an approval in force can be put into use; %(ref)s is %(status)s.")
+            % {"ref": request.reference, "status": request.get_status_display()}
+        )
+    if request.deployed_at is not None:
+        raise TransitionNotAllowed(_("%(ref)s is already in use.") % {"ref": request.reference})
+    request.deployed_at = timezone.now()
+    request.save(update_fields=["deployed_at"])
+    record_event(
+        actor=by, verb="request.deployed", target=request, request=request, data={"system": request.ai_system_id}
+    )
+    ai_system_sync_status(system=request.ai_system, by=by, request=request, reason=_("put into clinical use"))
+    notify(
+        committee_managers(request.committee),
+        verb="request.deployed",
+        link=_request_link(request),
+        message=_("%(system)s is in clinical use under %(ref)s.")
+        % {"system": request.ai_system.name, "ref": request.reference},
+    )
     return request
 
 
@@ -1255,6 +1645,9 @@ def continuing_review_sweep(*, now=None, notice_days: int = 30) -> dict:
             locked = _lock(request)
             if locked.status in DeploymentRequest.APPROVED_STATES and locked.expires_at <= now:
                 locked.transition(to=S.EXPIRED, by=None, reason=_("approval period ended"))
+                ai_system_sync_status(
+                    system=locked.ai_system, by=None, request=locked, reason=_("approval period ended")
+                )
                 notify(
                     [locked.requester, *committee_managers(locked.committee)],
                     verb="request.expired",
@@ -1293,9 +1686,12 @@ def _check_reaudit_intervals(now) -> int:
     ).select_related("request")
     for condition in conditions:
         request = condition.request
+        counted_kinds = [kind for kind in Audit.Kind.values if condition.applies_to(kind)]
         latest = (
             Audit.objects.filter(
-                endpoint__in=request.endpoints.all(), status__in=Audit.FINISHED_WITH_SCORES, kind=Audit.Kind.BENCHMARK
+                endpoint__in=request.endpoints.all(),
+                status__in=Audit.FINISHED_WITH_SCORES,
+                kind__in=counted_kinds,
             )
             .order_by("-finished_at")
             .values_list("finished_at", flat=True)
@@ -1303,13 +1699,33 @@ def _check_reaudit_intervals(now) -> int:
         )
         since = latest or request.approved_at or request.determined_at
         if since and now - since > timedelta(days=condition.days):
-            _breach(condition, _("no audit in the last %(days)d days") % {"days": condition.days})
+            _breach(
+                condition,
+                _("no scored audit (%(source)s) in the last %(days)d days")
+                % {"source": condition.get_source_display(), "days": condition.days},
+            )
             breached += 1
     return breached
 
 
+def _lower_bound_breach(audit: Audit, condition: Condition, block: dict | None, target: str) -> str:
+    low = (block or {}).get("ci_low")
+    if low is None or low >= condition.threshold:
+        return ""
+    return _("audit #%(pk)s (%(kind)s): %(target)s lower bound %(low).3f < %(t).2f") % {
+        "pk": audit.pk,
+        "kind": audit.get_kind_display(),
+        "target": target,
+        "low": low,
+        "t": condition.threshold,
+    }
+
+
 def conditions_check_audit(*, audit: Audit) -> list[Condition]:
-    """Check an audit of an endpoint against the machine-checkable conditions of the approvals it serves."""
+    """Check an audit of an endpoint against the machine-checkable conditions of the approvals it serves.
+
+    Lower-bound conditions apply to benchmark audits, safety simulations or both, as their source says;
+    a dimension the audit did not measure is not a breach."""
     requests = DeploymentRequest.objects.filter(
         status__in=DeploymentRequest.APPROVED_STATES, endpoints=audit.endpoint
     ).distinct()
@@ -1319,23 +1735,11 @@ def conditions_check_audit(*, audit: Audit) -> list[Condition]:
         same_model_checked = False
         for condition in request.conditions.filter(status=Condition.Status.OPEN):
             detail = ""
-            if condition.kind == Condition.Kind.DIMENSION_LOWER_BOUND and audit.kind == Audit.Kind.BENCHMARK:
-                low = (summary.get("dimensions", {}).get(condition.dimension_code) or {}).get("ci_low")
-                if low is not None and low < condition.threshold:
-                    detail = _("audit #%(pk)s: %(dim)s lower bound %(low).3f < %(t).2f") % {
-                        "pk": audit.pk,
-                        "dim": condition.dimension_code,
-                        "low": low,
-                        "t": condition.threshold,
-                    }
-            elif condition.kind == Condition.Kind.OVERALL_LOWER_BOUND and audit.kind == Audit.Kind.BENCHMARK:
-                low = (summary.get("overall") or {}).get("ci_low")
-                if low is not None and low < condition.threshold:
-                    detail = _("audit #%(pk)s: overall lower bound %(low).3f < %(t).2f") % {
-                        "pk": audit.pk,
-                        "low": low,
-                        "t": condition.threshold,
-                    }
+            if condition.kind == Condition.Kind.DIMENSION_LOWER_BOUND and condition.applies_to(audit.kind):
+                block = (summary.get("dimensions") or {}).get(condition.dimension_code)
+                detail = _lower_bound_breach(audit, condition, block, condition.dimension_code)
+            elif condition.kind == Condition.Kind.OVERALL_LOWER_BOUND and condition.applies_to(audit.kind):
+                detail = _lower_bound_breach(audit, condition, summary.get("overall"), _("overall"))
             elif condition.kind == Condition.Kind.SAME_MODEL:
                 same_model_checked = True
                 if audit.fingerprint_changed:
@@ -1418,11 +1822,15 @@ def condition_resolve(*, condition: Condition, by, status: str, note: str = "") 
 
 
 @transaction.atomic
-def amendment_create(*, parent: DeploymentRequest, by, **fields) -> DeploymentRequest:
+def amendment_create(*, parent: DeploymentRequest, by, amendment_kind: str, **fields) -> DeploymentRequest:
+    """Open a child submission of an approved request for a new model version, a new use or another change;
+    it starts as a draft copy of the parent's intake."""
     parent = _lock(parent)
     permissions.require_requester(by, parent)
     if parent.status not in DeploymentRequest.APPROVED_STATES:
         raise TransitionNotAllowed(_("Only an approved request can be amended."))
+    if amendment_kind not in DeploymentRequest.AmendmentKind.values:
+        raise ServiceError(_("Say what the amendment changes: a new model version, a new use or something else."))
     defaults = {name: getattr(parent, name) for name in INTAKE_FIELDS}
     defaults.update(fields)
     amendment = request_create(
@@ -1430,6 +1838,7 @@ def amendment_create(*, parent: DeploymentRequest, by, **fields) -> DeploymentRe
         ai_system=parent.ai_system,
         endpoints=list(parent.endpoints.all()),
         kind=DeploymentRequest.Kind.AMENDMENT,
+        amendment_kind=amendment_kind,
         parent=parent,
         **defaults,
     )
@@ -1440,7 +1849,7 @@ def amendment_create(*, parent: DeploymentRequest, by, **fields) -> DeploymentRe
         verb="request.amendment_opened",
         target=parent,
         request=parent,
-        data={"amendment": amendment.reference},
+        data={"amendment": amendment.reference, "amendment_kind": amendment_kind},
     )
     return amendment
 

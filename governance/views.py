@@ -277,6 +277,10 @@ def _action_forms(obj: DeploymentRequest, actions: list[str]) -> dict:
             built[name] = forms.ReasonForm()
     if "attest" in actions:
         built["attach"] = forms.AttachmentForm()
+    if "amend" in actions:
+        built["amend"] = forms.AmendmentForm()
+    if "override_tier" in actions:
+        built["override_tier"] = forms.TierOverrideForm(initial={"risk_tier": obj.risk_tier})
     return built
 
 
@@ -287,6 +291,7 @@ def _conditions_from(data) -> list:
         services.ConditionSpec(
             text=data["condition_text"],
             kind=data.get("condition_kind") or Condition.Kind.FREE_TEXT,
+            source=data.get("condition_source") or Condition.Source.ANY,
             days=data.get("condition_days"),
             dimension_code=data.get("condition_dimension") or "",
             threshold=data.get("condition_threshold"),
@@ -371,6 +376,16 @@ ACTIONS = {
         ),
         _lazy("Determination recorded."),
     ),
+    "mark_deployed": _action(
+        None,
+        lambda o, u, d: services.request_mark_deployed(request=o, by=u),
+        _lazy("Recorded: the system is in clinical use."),
+    ),
+    "override_tier": _action(
+        forms.TierOverrideForm,
+        lambda o, u, d: services.request_override_tier(request=o, by=u, tier=d["risk_tier"], reason=d["reason"]),
+        _lazy("The risk tier was changed; the reason is on the record."),
+    ),
     "reschedule": _action(
         None, lambda o, u, d: services.request_reschedule(request=o, by=u), _lazy("Back in full-board review.")
     ),
@@ -414,8 +429,13 @@ ACTIONS = {
 def request_action(request, pk, action):
     obj = selectors.request_get(user=request.user, pk=pk)
     if action == "amend":
+        form = forms.AmendmentForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Say what the amendment changes."))
+            return redirect("governance:request-detail", pk=pk)
+        fields = {name: value for name, value in form.cleaned_data.items() if value}
         try:
-            amendment = services.amendment_create(parent=obj, by=request.user)
+            amendment = services.amendment_create(parent=obj, by=request.user, **fields)
         except ServiceError as exc:
             messages.error(request, exc.message)
             return redirect("governance:request-detail", pk=pk)

@@ -189,6 +189,7 @@ RULES = {
     "ai-system-list": ("/api/v1/ai-systems/", api_all(), None),
     "ai-system-detail": ("/api/v1/ai-systems/{system}/", api({"requester", "admin", "auditor"} | IRB), None),
     "ai-system-override-tier": ("/api/v1/ai-systems/{system}/override-tier/", api_post_only(), ("requester", 403)),
+    "ai-system-reattest": ("/api/v1/ai-systems/{system}/reattest/", api_post_only(), ("auditor", 403)),
     "committee-list": ("/api/v1/committees/", api_all(), None),
     "committee-detail": ("/api/v1/committees/{committee}/", api(COMMITTEE | {"admin"}), None),
     "audit-team-list": ("/api/v1/audit-teams/", api_all(), None),
@@ -201,6 +202,7 @@ RULES = {
     "guideline-list": ("/api/v1/guidelines/", api_all(), None),
     "guideline-detail": ("/api/v1/guidelines/{guideline}/", api_all(), None),
     "guideline-publish": ("/api/v1/guidelines/{guideline}/publish/", api_post_only(), ("chair", 403)),
+    "guideline-new-version": ("/api/v1/guidelines/{guideline}/new-version/", api_post_only(), ("chair", 403)),
     "approval-policy-list": ("/api/v1/approval-policies/", api_all(), None),
     "approval-policy-detail": ("/api/v1/approval-policies/{policy}/", api_all(), None),
     "condition-list": ("/api/v1/conditions/", api_all(), None),
@@ -225,6 +227,8 @@ REQUEST_ACTIONS = [
     "declare-conflict",
     "determine",
     "incidents",
+    "mark-deployed",
+    "override-tier",
     "refer-to-full-board",
     "reinstate",
     "renew",
@@ -251,6 +255,8 @@ for _action in REQUEST_ACTIONS:
 # A committee member who may see the request but is not an officer: refused with 403.
 RULES["deployment-request-screen"] = (*RULES["deployment-request-screen"][:2], ("member", 403))
 RULES["deployment-request-amend"] = (*RULES["deployment-request-amend"][:2], ("auditor", 403))
+RULES["deployment-request-override-tier"] = (*RULES["deployment-request-override-tier"][:2], ("chair", 403))
+RULES["deployment-request-mark-deployed"] = (*RULES["deployment-request-mark-deployed"][:2], ("member", 403))
 
 
 def _url_names(patterns, namespace=""):

@@ -39,6 +39,9 @@ class UserBriefSerializer(serializers.ModelSerializer):
 
 class AISystemSerializer(serializers.ModelSerializer):
     owner = UserBriefSerializer(read_only=True)
+    pending_reattestations = serializers.SerializerMethodField(
+        help_text="Guideline versions the owner still has to attest for this system."
+    )
 
     class Meta:
         model = AISystem
@@ -61,8 +64,15 @@ class AISystemSerializer(serializers.ModelSerializer):
             "audit_team",
             "status",
             "created_at",
+            "pending_reattestations",
         ]
         read_only_fields = ["risk_tier", "risk_tier_override_reason", "owner", "status", "created_at"]
+
+    def get_pending_reattestations(self, system) -> list[dict]:
+        return [
+            {"guideline": r.guideline_id, "code": r.guideline.code, "version": r.guideline.version}
+            for r in system.reattestation_requests.filter(completed_at__isnull=True).select_related("guideline")
+        ]
 
 
 class ConditionSerializer(serializers.ModelSerializer):
@@ -72,6 +82,7 @@ class ConditionSerializer(serializers.ModelSerializer):
             "id",
             "request",
             "kind",
+            "source",
             "text",
             "days",
             "dimension_code",
@@ -108,6 +119,7 @@ class DeploymentRequestSerializer(serializers.ModelSerializer):
             "id",
             "reference",
             "kind",
+            "amendment_kind",
             "parent",
             "ai_system",
             "endpoints",
@@ -123,6 +135,7 @@ class DeploymentRequestSerializer(serializers.ModelSerializer):
             "influences_clinical_decisions",
             "vendor_cloud",
             "risk_tier",
+            "risk_tier_override_reason",
             "requester",
             "committee",
             "audit_team",
@@ -138,6 +151,9 @@ class DeploymentRequestSerializer(serializers.ModelSerializer):
             "determined_at",
             "approved_at",
             "expires_at",
+            "renewal_count",
+            "renewed_at",
+            "deployed_at",
             "conditions",
             "clarifications",
             "available_actions",
@@ -145,9 +161,11 @@ class DeploymentRequestSerializer(serializers.ModelSerializer):
         read_only_fields = [
             "reference",
             "kind",
+            "amendment_kind",
             "parent",
             "vendor_cloud",
             "risk_tier",
+            "risk_tier_override_reason",
             "requester",
             "committee",
             "audit_team",
@@ -163,6 +181,9 @@ class DeploymentRequestSerializer(serializers.ModelSerializer):
             "determined_at",
             "approved_at",
             "expires_at",
+            "renewal_count",
+            "renewed_at",
+            "deployed_at",
         ]
 
     def get_available_actions(self, request) -> list[str]:
@@ -241,10 +262,21 @@ class GuidelineClauseSerializer(serializers.ModelSerializer):
     class Meta:
         model = GuidelineClause
         fields = ["id", "number", "topic", "text_en", "text_zh"]
+        extra_kwargs = {"text_zh": {"required": False}}
+
+    def validate(self, attrs):
+        # A partial update of the guideline is still a complete list of clauses.
+        missing = [name for name in ("number", "topic", "text_en") if name not in attrs]
+        if missing:
+            raise serializers.ValidationError({name: "This field is required." for name in missing})
+        return attrs
 
 
 class GuidelineSerializer(serializers.ModelSerializer):
-    clauses = GuidelineClauseSerializer(many=True, read_only=True)
+    """Compliance administrators write drafts; ``clauses``, when sent, replaces every clause of the draft.
+    An effective or superseded version never changes: start a new version instead."""
+
+    clauses = GuidelineClauseSerializer(many=True, required=False)
 
     class Meta:
         model = Guideline
@@ -263,16 +295,43 @@ class GuidelineSerializer(serializers.ModelSerializer):
             "clauses",
         ]
         read_only_fields = ["status", "supersedes", "published_at"]
+        extra_kwargs = {"version": {"required": False, "help_text": "Default: one above the latest version."}}
+        # Version uniqueness is checked by the service with a clear message.
+        validators = []
+
+    def validate(self, attrs):
+        if self.instance is not None and (
+            attrs.get("code", self.instance.code) != self.instance.code
+            or attrs.get("version", self.instance.version) != self.instance.version
+        ):
+            raise serializers.ValidationError("A guideline's code and version do not change.")
+        return attrs
 
 
 class PolicyThresholdSerializer(serializers.ModelSerializer):
+    min_lower_bound = serializers.FloatField(min_value=0, max_value=1)
+
     class Meta:
         model = PolicyThreshold
         fields = ["id", "source", "scope", "target", "min_lower_bound"]
+        extra_kwargs = {"target": {"required": False}, "source": {"required": False}}
+
+    def validate(self, attrs):
+        # A partial update of the policy is still a complete list of thresholds.
+        missing = [name for name in ("scope", "min_lower_bound") if name not in attrs]
+        if missing:
+            raise serializers.ValidationError({name: "This field is required." for name in missing})
+        return attrs
 
 
 class ApprovalPolicySerializer(serializers.ModelSerializer):
-    thresholds = PolicyThresholdSerializer(many=True, read_only=True)
+    """Compliance administrators write policies; ``thresholds``, when sent, replaces all of them.
+    ``approval_months`` empty (null) means the tier's default: 12 months, 6 for the high tier."""
+
+    thresholds = PolicyThresholdSerializer(many=True, required=False)
+    max_refusal_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
+    max_error_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
+    approval_months = serializers.IntegerField(min_value=1, max_value=60, required=False, allow_null=True)
 
     class Meta:
         model = ApprovalPolicy
@@ -289,6 +348,11 @@ class ApprovalPolicySerializer(serializers.ModelSerializer):
             "allow_expedited",
             "thresholds",
         ]
+
+    def validate_risk_tier(self, value):
+        if self.instance is not None and value != self.instance.risk_tier:
+            raise serializers.ValidationError("A policy's tier does not change; edit the policy of that tier.")
+        return value
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -329,6 +393,12 @@ class RequiredReasonInput(serializers.Serializer):
 class TierOverrideInput(serializers.Serializer):
     risk_tier = serializers.ChoiceField(choices=RiskTier.choices)
     reason = serializers.CharField()
+
+
+class AmendInput(serializers.Serializer):
+    amendment_kind = serializers.ChoiceField(choices=DeploymentRequest.AmendmentKind.choices)
+    title = serializers.CharField(required=False, max_length=200)
+    intended_use = serializers.CharField(required=False)
 
 
 class AttestInput(serializers.Serializer):
@@ -373,6 +443,11 @@ class VoteInput(serializers.Serializer):
 class ConditionInput(serializers.Serializer):
     text = serializers.CharField()
     kind = serializers.ChoiceField(choices=Condition.Kind.choices, default=Condition.Kind.FREE_TEXT)
+    source = serializers.ChoiceField(
+        choices=Condition.Source.choices,
+        default=Condition.Source.ANY,
+        help_text="Which audits a lower bound is checked on, or which audits count as a re-audit.",
+    )
     days = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     dimension_code = serializers.CharField(required=False, allow_blank=True, default="")
     threshold = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)

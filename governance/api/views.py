@@ -24,7 +24,7 @@ from governance.models import (
     Notification,
     Role,
 )
-from governance.permissions import require_role
+from governance.permissions import require_requester, require_role
 from governance.policy import evaluate_request
 from governance.roles import has_role
 
@@ -38,6 +38,20 @@ class ObjectFirst:
         serializer = serializer_class(data=self.request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+
+class ComplianceAdminWrites:
+    """Anyone signed in reads; writes need the compliance administrator role, checked before the input is
+    read so that a refusal says who may."""
+
+    def create(self, request, *args, **kwargs):
+        require_role(request.user, Role.COMPLIANCE_ADMIN)
+        return super().create(request, *args, **kwargs)
+
+    def update(self, request, *args, **kwargs):
+        self.get_object()
+        require_role(request.user, Role.COMPLIANCE_ADMIN)
+        return super().update(request, *args, **kwargs)
 
 
 class DeploymentRequestViewSet(
@@ -192,6 +206,23 @@ class DeploymentRequestViewSet(
             services.request_determine(request=self.get_object(), by=request.user, conditions=conditions, **data)
         )
 
+    @extend_schema(request=s.TierOverrideInput)
+    @action(detail=True, methods=["post"], url_path="override-tier")
+    def override_tier(self, request, pk=None):
+        """Set the request's risk tier by hand before review (compliance administrators), with the reason."""
+        obj = self.get_object()
+        require_role(request.user, Role.COMPLIANCE_ADMIN)  # before reading the input: a 403 says who may
+        data = self._input(s.TierOverrideInput)
+        return self._respond(
+            services.request_override_tier(request=obj, tier=data["risk_tier"], reason=data["reason"], by=request.user)
+        )
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"], url_path="mark-deployed")
+    def mark_deployed(self, request, pk=None):
+        """Report that the approved system is in clinical use; the AI system becomes “deployed”."""
+        return self._respond(services.request_mark_deployed(request=self.get_object(), by=request.user))
+
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def reschedule(self, request, pk=None):
@@ -235,10 +266,14 @@ class DeploymentRequestViewSet(
         data = self._input(s.ReasonInput)
         return self._respond(services.request_close(request=obj, by=request.user, reason=data["reason"]))
 
-    @extend_schema(request=None, responses={201: s.DeploymentRequestSerializer})
+    @extend_schema(request=s.AmendInput, responses={201: s.DeploymentRequestSerializer})
     @action(detail=True, methods=["post"])
     def amend(self, request, pk=None):
-        amendment = services.amendment_create(parent=self.get_object(), by=request.user)
+        """Open an amendment (a child draft) for a new model version, a new use or another change."""
+        parent = self.get_object()
+        require_requester(request.user, parent)  # before reading the input: a 403 says who may
+        data = self._input(s.AmendInput)
+        amendment = services.amendment_create(parent=parent, by=request.user, **data)
         return self._respond(amendment, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.IncidentInput, responses={201: s.IncidentSerializer})
@@ -302,6 +337,13 @@ class AISystemViewSet(ObjectFirst, mixins.CreateModelMixin, viewsets.ReadOnlyMod
         system = services.ai_system_override_tier(
             system=system, tier=data["risk_tier"], reason=data["reason"], by=request.user
         )
+        return Response(self.get_serializer(system).data)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def reattest(self, request, pk=None):
+        """The system's owner attests every clause of the guideline version in force."""
+        system = services.system_reattest(system=self.get_object(), by=request.user)
         return Response(self.get_serializer(system).data)
 
 
@@ -368,15 +410,31 @@ class MeetingViewSet(ObjectFirst, mixins.CreateModelMixin, viewsets.ReadOnlyMode
         return Response(s.MeetingSerializer(meeting).data)
 
 
-class GuidelineViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class GuidelineViewSet(
+    ComplianceAdminWrites, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """Versioned guidelines. Compliance administrators write drafts and publish them; a published version's
+    clauses never change — ``new-version`` starts the next draft from it."""
+
     serializer_class = s.GuidelineSerializer
     queryset = Guideline.objects.prefetch_related("clauses")
     filterset_fields = ["code", "status"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def perform_create(self, serializer):
-        if not self.request.user.has_perm("governance.add_guideline"):
-            raise NotPermitted("Only compliance administrators write guidelines.")
-        serializer.save()
+        serializer.instance = services.guideline_create(by=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("code", None)
+        data.pop("version", None)
+        serializer.instance = services.guideline_update(guideline=serializer.instance, by=self.request.user, **data)
+
+    @extend_schema(request=None, responses={201: s.GuidelineSerializer})
+    @action(detail=True, methods=["post"], url_path="new-version")
+    def new_version(self, request, pk=None):
+        draft = services.guideline_new_version(guideline=self.get_object(), by=request.user)
+        return Response(s.GuidelineSerializer(draft).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
@@ -385,9 +443,22 @@ class GuidelineViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(s.GuidelineSerializer(guideline).data)
 
 
-class ApprovalPolicyViewSet(viewsets.ReadOnlyModelViewSet):
+class ApprovalPolicyViewSet(
+    ComplianceAdminWrites, mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """The evidence each risk tier's approval needs. Compliance administrators create and edit policies."""
+
     serializer_class = s.ApprovalPolicySerializer
     queryset = ApprovalPolicy.objects.prefetch_related("thresholds")
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.approval_policy_create(by=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("risk_tier", None)
+        serializer.instance = services.approval_policy_update(policy=serializer.instance, by=self.request.user, **data)
 
 
 class ConditionViewSet(ObjectFirst, viewsets.ReadOnlyModelViewSet):

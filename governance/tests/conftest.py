@@ -87,12 +87,12 @@ def build_hospital() -> Hospital:
         version = benchmark_services.benchmark_version_import(
             suite_name="MedEthicsSafety", lines=handle, filename=SAMPLE.name, label="2026.1"
         )
-    for tier, months, expedited in (("low", 12, True), ("medium", 12, True), ("high", 6, False)):
+    for tier, expedited in (("low", True), ("medium", True), ("high", False)):
+        # No approval_months: the tier's default applies (12 months, 6 for high).
         policy = ApprovalPolicy.objects.create(
             risk_tier=tier,
             name=f"{tier} tier",
             required_suite=version.suite,
-            approval_months=months,
             allow_expedited=expedited,
             max_refusal_rate=0.2,
             max_error_rate=0.02,

@@ -68,15 +68,20 @@ def test_an_amendment_is_a_child_request_of_an_approved_one(hospital):
     h = hospital
     parent = services.request_create(by=h.requester, ai_system=h.system, title="Original", intended_use="x")
     with pytest.raises(TransitionNotAllowed, match="approved"):
-        services.amendment_create(parent=parent, by=h.requester)
+        services.amendment_create(parent=parent, by=h.requester, amendment_kind="new_use")
     from django.utils import timezone
 
     DeploymentRequest.objects.filter(pk=parent.pk).update(status="active", expires_at=timezone.now())
-    amendment = services.amendment_create(parent=parent, by=h.requester, title="New model version 2.0")
+    with pytest.raises(ServiceError, match="what the amendment changes"):
+        services.amendment_create(parent=parent, by=h.requester, amendment_kind="")
+    amendment = services.amendment_create(
+        parent=parent, by=h.requester, amendment_kind="new_model_version", title="New model version 2.0"
+    )
     assert amendment.kind == "amendment" and amendment.parent == parent and amendment.status == "draft"
+    assert amendment.amendment_kind == "new_model_version"
     assert amendment.title == "New model version 2.0" and amendment.intended_use == "x"
     with pytest.raises(ServiceError):
-        services.amendment_create(parent=parent, by=h.other_requester)
+        services.amendment_create(parent=parent, by=h.other_requester, amendment_kind="new_use")
 
 
 def test_the_admin_pages_for_configuration_render(client, django_user_model, hospital):

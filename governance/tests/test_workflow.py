@@ -6,57 +6,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from audits.models import Audit, AuditSchedule
+from audits.models import Audit
 from governance import services
 from governance.events import verify_event_chain
 from governance.models import AISystem, Condition, DeploymentRequest, Event, Meeting
 from governance.tests.conftest import register_endpoint, run_queued_audits_inline
+from governance.tests.steps import approve_without_evidence, file_request, ok, refused, to_screening
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = DeploymentRequest.Status
-
-
-def ok(response, code=200):
-    assert response.status_code == code, (response.status_code, getattr(response, "data", response.content))
-    return response.data
-
-
-def refused(response, code, fragment: str):
-    assert response.status_code == code, (response.status_code, getattr(response, "data", response.content))
-    assert fragment in str(response.data["detail"]), response.data
-    return response.data
-
-
-def file_request(h, endpoint, **answers) -> dict:
-    api = h.client(h.requester)
-    body = {
-        "ai_system": h.system.pk,
-        "endpoints": [endpoint.pk],
-        "title": "Discharge summaries",
-        "intended_use": "Draft discharge summaries for the treating physician to edit and sign.",
-        "intended_users": "Ward physicians",
-        "patient_population": "Adult cardiology inpatients",
-        "oversight_plan": "Every draft is reviewed and signed by the physician.",
-        "data_flows": "EHR extract to on-premises model; nothing leaves the hospital.",
-        "fallback_plan": "Physicians write the summary themselves.",
-        **answers,
-    }
-    return ok(api.post("/api/v1/deployment-requests/", body, format="json"), 201)
-
-
-def attest_all(h, request_id):
-    clause_ids = list(h.guideline.clauses.values_list("id", flat=True))
-    ok(
-        h.client(h.requester).post(
-            f"/api/v1/deployment-requests/{request_id}/attest/", {"clauses": clause_ids}, format="json"
-        )
-    )
-
-
-def to_screening(h, request_id):
-    attest_all(h, request_id)
-    ok(h.client(h.requester).post(f"/api/v1/deployment-requests/{request_id}/submit/"))
-    ok(h.client(h.secretary).post(f"/api/v1/deployment-requests/{request_id}/screen/"))
 
 
 def audited(h, request_id) -> DeploymentRequest:
@@ -176,6 +134,13 @@ def test_clarification_loop_then_expedited_approval(hospital, simulator_factory)
     expires = DeploymentRequest.objects.get(pk=rid).expires_at
     assert timedelta(days=360) < expires - timezone.now() < timedelta(days=370)
     assert AISystem.objects.get(pk=h.system.pk).status == AISystem.Status.APPROVED
+    refused(
+        h.client(h.member).post(f"/api/v1/deployment-requests/{rid}/mark-deployed/"), 403, "requester or the system"
+    )
+    deployed = ok(h.client(h.requester).post(f"/api/v1/deployment-requests/{rid}/mark-deployed/"))
+    assert deployed["deployed_at"] and "mark_deployed" not in deployed["available_actions"]
+    assert AISystem.objects.get(pk=h.system.pk).status == AISystem.Status.DEPLOYED
+    refused(h.client(h.requester).post(f"/api/v1/deployment-requests/{rid}/mark-deployed/"), 409, "already in use")
     verbs = list(Event.objects.filter(request_id=rid).values_list("verb", flat=True))
     for verb in (
         "request.created",
@@ -189,6 +154,8 @@ def test_clarification_loop_then_expedited_approval(hospital, simulator_factory)
         "request.reviewer_assigned",
         "request.review_submitted",
         "request.determine",
+        "request.deployed",
+        "system.status_changed",
     ):
         assert verb in verbs, verb
     timeline = ok(h.client(h.requester).get(f"/api/v1/deployment-requests/{rid}/timeline/"))
@@ -289,7 +256,8 @@ def test_full_board_approval_with_conditions_and_a_recused_member(hospital, simu
     )
     assert done["status"] == "active" and len(done["conditions"]) == 2
     expires = DeploymentRequest.objects.get(pk=rid).expires_at
-    assert timedelta(days=175) < expires - timezone.now() < timedelta(days=190)  # high tier: six months
+    # The high tier's policy sets no period: the tier default of six months applies.
+    assert timedelta(days=175) < expires - timezone.now() < timedelta(days=190)
 
 
 def test_no_quorum_no_vote(hospital):
@@ -478,20 +446,29 @@ def test_a_failing_scheduled_reaudit_with_a_changed_model_suspends_the_approval(
         ],
     )
     assert DeploymentRequest.objects.get(pk=rid).status == S.ACTIVE
+    ok(h.client(h.requester).post(f"/api/v1/deployment-requests/{rid}/mark-deployed/"))
     # The vendor silently swaps the model behind the same URL for a worse one.
     simulator_factory.processes[url].stop()
     simulator_factory("--accuracy", "0.1", "--model", "vendor-model-v2", port=port)
-    schedule = AuditSchedule.objects.create(
-        name="monthly",
-        endpoint=endpoint,
-        suite=h.suite,
-        interval_hours=720,
-        deployment_request_id=rid,
-        next_run_at=timezone.now(),
+    schedule = ok(
+        h.client(h.auditor).post(
+            "/api/v1/audit-schedules/",
+            {
+                "name": "monthly",
+                "endpoint": endpoint.pk,
+                "suite": h.suite.pk,
+                "interval_hours": 720,
+                "deployment_request": rid,
+                "next_run_at": timezone.now().isoformat(),
+            },
+            format="json",
+        ),
+        201,
     )
+    # The beat and a worker do the rest.
     [audit_id] = audit_services.audit_schedules_run_due()
     audit = Audit.objects.get(pk=audit_id)
-    assert audit.schedule == schedule
+    assert audit.schedule_id == schedule["id"]
     audit_services.audit_start(audit_id=audit_id)
     for chunk_id in audit.chunks.values_list("id", flat=True):
         audit_services.audit_chunk_run(chunk_id=chunk_id)
@@ -511,6 +488,7 @@ def test_a_failing_scheduled_reaudit_with_a_changed_model_suspends_the_approval(
         f"/api/v1/deployment-requests/{rid}/reinstate/", {"reason": "Vendor rolled back to v1."}, format="json"
     )
     assert ok(reinstated)["status"] == "active"
+    assert AISystem.objects.get(pk=h.system.pk).status == AISystem.Status.DEPLOYED  # back in use
 
 
 def test_continuing_review_renewal_and_expiry(hospital, simulator_factory):
@@ -523,17 +501,28 @@ def test_continuing_review_renewal_and_expiry(hospital, simulator_factory):
     request.refresh_from_db()
     assert request.status == S.CONTINUING_REVIEW_DUE
     refused(h.client(h.member).post(f"/api/v1/deployment-requests/{rid}/renew/", {}, format="json"), 403, "chair")
+    previous_expiry = request.expires_at
     renewed = ok(
         h.client(h.chair).post(
             f"/api/v1/deployment-requests/{rid}/renew/", {"rationale": "Fresh audit passes."}, format="json"
         )
     )
-    assert renewed["status"] == "active"
+    assert renewed["status"] == "active" and renewed["renewal_count"] == 1 and renewed["renewed_at"]
     request.refresh_from_db()
+    assert request.expires_at > previous_expiry
+    timeline = ok(h.client(h.requester).get(f"/api/v1/deployment-requests/{rid}/timeline/"))
+    [renewal] = [event for event in timeline if event["verb"] == "request.renew"]
+    assert renewal["data"]["renewed"] is True and renewal["actor"]["username"] == h.chair.username
+    assert renewal["data"]["renewal"] == 1 and renewal["data"]["expires_at"] == request.expires_at.isoformat()
+    assert renewal["data"]["previous_expires_at"] == previous_expiry.isoformat()
+    assert AISystem.objects.get(pk=h.system.pk).status == AISystem.Status.APPROVED
+    # The daily beat task, a year on.
     report = services.continuing_review_sweep(now=request.expires_at + timedelta(days=1))
     assert report["expired"] == 1
     request.refresh_from_db()
     assert request.status == S.EXPIRED
+    # Expired: no longer approved; a new request can approve the system again.
+    assert AISystem.objects.get(pk=h.system.pk).status == AISystem.Status.PROPOSED
     refused(
         h.client(h.chair).post(f"/api/v1/deployment-requests/{rid}/reinstate/", {"reason": "x"}, format="json"),
         409,
@@ -555,9 +544,7 @@ def test_incidents_go_to_the_committee_and_can_suspend(hospital):
         "approved",
     )
     to_screening(h, rid)
-    DeploymentRequest.objects.filter(pk=rid).update(
-        status="active", expires_at=timezone.now() + timedelta(days=200), review_type="expedited"
-    )
+    approve_without_evidence(h, rid)
     incident = ok(
         h.client(h.requester).post(
             f"/api/v1/deployment-requests/{rid}/incidents/",
@@ -586,6 +573,14 @@ def test_incidents_go_to_the_committee_and_can_suspend(hospital):
         )
     )
     assert DeploymentRequest.objects.get(pk=rid).status == S.SUSPENDED
+    assert AISystem.objects.get(pk=h.system.pk).status == AISystem.Status.SUSPENDED
+    terminated = ok(
+        h.client(h.secretary).post(
+            f"/api/v1/deployment-requests/{rid}/terminate/", {"reason": "Vendor cannot fix it."}, format="json"
+        )
+    )
+    assert terminated["status"] == "terminated"
+    assert AISystem.objects.get(pk=h.system.pk).status == AISystem.Status.RETIRED
 
 
 def test_the_auditing_stage_moves_on_when_a_real_worker_finishes_the_audits(hospital, celery_worker, simulator_factory):
