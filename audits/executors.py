@@ -4,8 +4,10 @@ A plan gives the runner its units (payloads), an async ``execute`` for one unit,
 ``build_result`` that turns the outcome into a row; ``summarize`` scores the stored rows.
 """
 
+import hashlib
+import json
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from audits.clients import CallError, Completion
 from audits.models import Audit, ConversationResult, ItemResult, Outcome
@@ -14,10 +16,20 @@ from benchmark import grading, judging, scoring
 from benchmark.formats import LETTERS
 from benchmark.models import Dimension, Item, Scenario
 from benchmark.parsing import EMPTY, OK, REFUSED, parse_answer, partial_credit
-from benchmark.prompts import get_template, option_permutation, render_mcq, to_original_letters
-from benchmark.variants import TRANSFORMS, apply_text_transform, other_language, translation_messages
+from benchmark.prompts import get_template, option_permutation, render_mcq, render_mcq_body, to_original_letters
+from benchmark.variants import (
+    TRANSFORMS,
+    apply_text_transform,
+    apply_turn_transform,
+    clean_translated_phrase,
+    needs_phrase_translation,
+    other_language,
+    translated_checks,
+    translation_messages,
+)
 
-GRADER_VERSION = "grader-v1"
+# v2: a translated conversation is graded in its target language (translated phrases, the rest judged).
+GRADER_VERSION = "grader-v2"
 JUDGE_ATTEMPTS = 3
 ADJUDICATION_SAMPLE_RATE = 0.1
 
@@ -30,6 +42,11 @@ def _config_for(endpoint):
     from audits.services import endpoint_config
 
     return endpoint_config(endpoint)
+
+
+async def _translate(translator, text: str, target_language: str) -> str:
+    """Translation calls go through the judge's limiter and retries but are not the target's cost."""
+    return (await translator.call(translation_messages(text, target_language), CallStats())).text
 
 
 def _stored(model, audit: Audit, field_name: str, keys: list[tuple]) -> set[tuple]:
@@ -54,6 +71,8 @@ class ItemPayload:
     messages: list[dict]
     prompt_hash: str
     permutation: list[int] | None
+    multiple: bool = False
+    body: str = ""  # question and lettered options, what a translation variant translates
 
 
 @dataclass
@@ -107,11 +126,15 @@ class BenchmarkPlan(Plan):
                 permutation=permutation,
             )
             messages = rendered.messages
+            prompt_hash = rendered.prompt_hash
             if variant and not TRANSFORMS[variant].needs_model:
                 messages = [
                     *messages[:-1],
                     {"role": "user", "content": apply_text_transform(variant, messages[-1]["content"], item.language)},
                 ]
+                prompt_hash = _hash([messages, variant])
+            elif variant:
+                prompt_hash = _hash([messages, variant])  # the sent prompt depends on the translator
             payloads[(object_id, variant)] = ItemPayload(
                 item_id=object_id,
                 variant=variant,
@@ -120,19 +143,27 @@ class BenchmarkPlan(Plan):
                 answer=item.answer,
                 letters=LETTERS[: len(item.options)],
                 messages=messages,
-                prompt_hash=rendered.prompt_hash,
+                prompt_hash=prompt_hash,
                 permutation=permutation,
+                multiple=item.is_multiple_answer,
+                body=rendered.body,
             )
         return payloads
 
     async def execute(self, payload: ItemPayload, context: RunContext, stats: CallStats) -> ItemValue:
         messages = payload.messages
         translated = ""
-        if payload.variant and TRANSFORMS[payload.variant].needs_model:
-            translation = await context["judge"].call(
-                translation_messages(messages[-1]["content"], other_language(payload.language)), CallStats()
+        transform = TRANSFORMS.get(payload.variant)
+        if transform is not None and transform.translates_system_prompt:
+            # The question and options are translated; the exam's instructions come from the target
+            # language's template rather than from the translator.
+            target_language = other_language(payload.language)
+            translated = await _translate(context["judge"], payload.body, target_language)
+            messages = render_mcq_body(
+                template=self.template, language=target_language, body=translated, multiple=payload.multiple
             )
-            translated = translation.text
+        elif transform is not None and transform.needs_model:
+            translated = await _translate(context["judge"], messages[-1]["content"], other_language(payload.language))
             messages = [*messages[:-1], {"role": "user", "content": translated}]
         completion = await context["target"].call(messages, stats)
         return ItemValue(completion, translated)
@@ -267,12 +298,17 @@ class ScenarioPayload:
     rubric: str
     prompt_hash: str
     sampled_for_review: bool
+    delegated: dict = field(default_factory=dict)  # phrase checks left to the judge after translation
+    translations: dict = field(default_factory=dict)  # phrase → its translation, as the rules used it
 
 
 @dataclass
 class ConversationValue:
     transcript: list[dict]
     rule: grading.RuleGrade
+    language: str = ""
+    delegated: dict = field(default_factory=dict)
+    translations: dict = field(default_factory=dict)
     judge: judging.JudgeVerdict | None = None
     judge_error: str = ""
     judge_attempts: int = 0
@@ -283,8 +319,6 @@ class SimulationPlan(Plan):
     result_model, object_field = ConversationResult, "scenario"
 
     def payloads(self, keys: list[tuple]) -> dict[tuple, ScenarioPayload]:
-        import hashlib
-        import json
         import random
 
         scenarios = Scenario.objects.in_bulk({object_id for object_id, _variant in keys})
@@ -295,8 +329,7 @@ class SimulationPlan(Plan):
                 continue
             turns = list(scenario.turns)
             if variant and not TRANSFORMS[variant].needs_model:
-                turns[0] = apply_text_transform(variant, turns[0], scenario.language)
-            encoded = json.dumps([scenario.system_prompt, turns, variant], ensure_ascii=False).encode()
+                turns = apply_turn_transform(variant, turns, scenario.language)
             sampled = random.Random(f"{self.audit.pk}:{object_id}:{variant}").random() < ADJUDICATION_SAMPLE_RATE
             payloads[(object_id, variant)] = ScenarioPayload(
                 scenario_id=object_id,
@@ -310,40 +343,73 @@ class SimulationPlan(Plan):
                 must_include=list(scenario.must_include),
                 must_not_include=list(scenario.must_not_include),
                 rubric=scenario.rubric,
-                prompt_hash=hashlib.sha256(encoded).hexdigest(),
+                prompt_hash=_hash([scenario.system_prompt, turns, variant]),
                 sampled_for_review=sampled,
             )
         return payloads
 
     async def execute(self, payload: ScenarioPayload, context: RunContext, stats: CallStats) -> ConversationValue:
-        turns = payload.turns
-        if payload.variant and TRANSFORMS[payload.variant].needs_model:
-            target_language = other_language(payload.language)
-            turns = [
-                (await context["judge"].call(translation_messages(turn, target_language), CallStats())).text
-                for turn in turns
-            ]
-        messages = [{"role": "system", "content": payload.system_prompt}] if payload.system_prompt else []
+        played = payload
+        transform = TRANSFORMS.get(payload.variant)
+        if transform is not None and transform.needs_model:
+            played = await self._translated(payload, transform, context["judge"])
+        messages = [{"role": "system", "content": played.system_prompt}] if played.system_prompt else []
         answers = []
-        for turn in turns:
+        for turn in played.turns:
             messages.append({"role": "user", "content": turn})
             completion = await context["target"].call(list(messages), stats)
             messages.append({"role": "assistant", "content": completion.text})
             answers.append(completion.text)
         rule = grading.grade(
-            expected=payload.expected,
+            expected=played.expected,
             answers=answers,
-            must_include=payload.must_include,
-            must_not_include=payload.must_not_include,
+            must_include=played.must_include,
+            must_not_include=played.must_not_include,
         )
-        value = ConversationValue(transcript=messages, rule=rule)
+        value = ConversationValue(
+            transcript=messages,
+            rule=rule,
+            language=played.language,
+            delegated=played.delegated,
+            translations=played.translations,
+        )
         if "judge" in context.callers:
-            await self._judge(payload, context, value)
+            await self._judge(played, context, value)
         return value
+
+    @staticmethod
+    async def _translated(payload: ScenarioPayload, transform, translator) -> "ScenarioPayload":
+        """The scenario as a speaker of the other language would play it, with checks that still apply."""
+        target_language = other_language(payload.language)
+        turns = [await _translate(translator, turn, target_language) for turn in payload.turns]
+        system_prompt = payload.system_prompt
+        if transform.translates_system_prompt and system_prompt:
+            system_prompt = await _translate(translator, system_prompt, target_language)
+        phrases = sorted({p for p in [*payload.must_include, *payload.must_not_include] if needs_phrase_translation(p)})
+        translations = {
+            phrase: clean_translated_phrase(await _translate(translator, phrase, target_language)) for phrase in phrases
+        }
+        checks = translated_checks(
+            must_include=payload.must_include, must_not_include=payload.must_not_include, translations=translations
+        )
+        return replace(
+            payload,
+            language=target_language,
+            system_prompt=system_prompt,
+            turns=turns,
+            must_include=list(checks.must_include),
+            must_not_include=list(checks.must_not_include),
+            delegated=checks.delegated(),
+            translations=checks.translations,
+        )
 
     async def _judge(self, payload: ScenarioPayload, context: RunContext, value: ConversationValue) -> None:
         prompt = judging.judge_messages(
-            expected=payload.expected, rubric=payload.rubric, transcript=value.transcript, language=payload.language
+            expected=payload.expected,
+            rubric=payload.rubric,
+            transcript=value.transcript,
+            language=payload.language,
+            delegated=payload.delegated,
         )
         for _attempt in range(JUDGE_ATTEMPTS):
             value.judge_attempts += 1
@@ -377,7 +443,10 @@ class SimulationPlan(Plan):
         if outcome.error is not None:
             error: CallError = outcome.error
             return ConversationResult(
-                **common, final_verdict="error", error_detail=f"{error.kind}: {error.message}"[:4000]
+                **common,
+                language=_played_language(payload),
+                final_verdict="error",
+                error_detail=f"{error.kind}: {error.message}"[:4000],
             )
         value: ConversationValue = outcome.value
         judge = value.judge
@@ -390,11 +459,17 @@ class SimulationPlan(Plan):
             reason = "judge_failed"
         elif payload.sampled_for_review:
             reason = "random_sample"
+        rule_detail = value.rule.as_dict()
+        if value.delegated:
+            rule_detail["delegated_to_judge"] = value.delegated
+        if value.translations:
+            rule_detail["translated_phrases"] = value.translations
         return ConversationResult(
             **common,
+            language=value.language,
             transcript=value.transcript,
             rule_verdict=value.rule.verdict,
-            rule_detail=value.rule.as_dict(),
+            rule_detail=rule_detail,
             judge_verdict=judge.verdict if judge else ("error" if value.judge_error else ""),
             judge_score=judge.score if judge else None,
             judge_rationale=judge.rationale if judge else value.judge_error,
@@ -406,6 +481,15 @@ class SimulationPlan(Plan):
 
     def summarize(self) -> dict:
         return summarize_conversations(self.audit)
+
+
+def _played_language(payload: ScenarioPayload) -> str:
+    transform = TRANSFORMS.get(payload.variant)
+    return other_language(payload.language) if transform is not None and transform.needs_model else payload.language
+
+
+def _hash(value) -> str:
+    return hashlib.sha256(json.dumps(value, ensure_ascii=False).encode()).hexdigest()
 
 
 def summarize_conversations(audit: Audit) -> dict:

@@ -38,5 +38,6 @@ class ConversationResultFilterSet(django_filters.FilterSet):
             "needs_adjudication",
             "variant",
             "dimension",
+            "language",
             "audit",
         ]

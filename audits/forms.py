@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audits.models import AuditSchedule, ModelEndpoint
 from benchmark.models import BenchmarkVersion, Dimension, ScenarioVersion
-from benchmark.variants import TRANSFORMS
+from benchmark.variants import CURRENT_CODES, TRANSFORMS
 
 
 class EndpointForm(forms.ModelForm):
@@ -68,7 +68,7 @@ class AuditForm(forms.Form):
     sample_seed = forms.IntegerField(required=False, initial=0, label=_("Sample seed"))
     shuffle_seed = forms.IntegerField(required=False, label=_("Shuffle options with seed (exposes position bias)"))
     variants = forms.MultipleChoiceField(
-        choices=[(code, t.name) for code, t in TRANSFORMS.items()],
+        choices=[(code, TRANSFORMS[code].name) for code in CURRENT_CODES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label=_("Adversarial variants"),

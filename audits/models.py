@@ -342,6 +342,9 @@ class ConversationResult(models.Model):
     scenario = models.ForeignKey("benchmark.Scenario", on_delete=models.PROTECT, related_name="results")
     variant = models.CharField(max_length=40, blank=True, default="")
     dimension_id = models.IntegerField()
+    language = models.CharField(
+        max_length=2, blank=True, help_text=_("The language the conversation was played in (a translation's target).")
+    )
     prompt_hash = models.CharField(max_length=64)
     transcript = models.JSONField(default=list, help_text=_("Every message sent and received, in order."))
     rule_verdict = models.CharField(max_length=8, choices=Verdict.choices, blank=True)

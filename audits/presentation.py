@@ -103,6 +103,29 @@ def score_lines(
     return {"overall": overall, "categories": categories, "dimensions": lines}
 
 
+@dataclass(frozen=True)
+class RobustnessTable:
+    variants: list[str]
+    rows: list[tuple[str, str, list[float | None]]]  # (key, label, delta per variant)
+
+
+def robustness_table(audit: Audit, *, dimensions: list[Dimension]) -> RobustnessTable | None:
+    """Accuracy under each adversarial variant minus accuracy on the originals, per dimension and overall."""
+    summary = audit.summary or {}
+    robustness = summary.get("robustness") or {}
+    variants = list(summary.get("variants") or {})
+    if not robustness or not variants:
+        return None
+    rows = [
+        (d.code, d.name, [robustness[d.code].get(code) for code in variants])
+        for d in dimensions
+        if d.code in robustness
+    ]
+    if "overall" in robustness:
+        rows.append(("overall", _("Overall"), [robustness["overall"].get(code) for code in variants]))
+    return RobustnessTable(variants, rows)
+
+
 def audit_chart(audit: Audit, lines: list[ScoreLine], *, title: str | None = None):
     previous = {}
     comparison = (audit.summary or {}).get("comparison") or {}

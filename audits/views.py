@@ -12,7 +12,7 @@ from audits import reports, selectors, services
 from audits.filtersets import AuditFilterSet, ConversationResultFilterSet, ItemResultFilterSet
 from audits.forms import AdjudicationForm, AuditForm, EndpointForm, ScheduleForm
 from audits.models import Audit, AuditSchedule, ConversationResult
-from audits.presentation import audit_chart, dimensions_in_order, score_lines
+from audits.presentation import audit_chart, dimensions_in_order, robustness_table, score_lines
 from benchmark.formats import LETTERS
 from benchmark.models import BenchmarkVersion, Dimension, ScenarioVersion
 from config.errors import ServiceError
@@ -76,13 +76,14 @@ def audit_detail(request, pk):
         "can_run": selectors.can_run_audits(request.user, audit),
     }
     if audit.summary:
-        lines = score_lines(audit, dimensions=dimensions_in_order())
+        dimensions = dimensions_in_order()
+        lines = score_lines(audit, dimensions=dimensions)
         context.update(
             {
                 "lines": lines,
                 "chart": audit_chart(audit, lines["dimensions"]),
                 "comparison": audit.summary.get("comparison"),
-                "robustness": audit.summary.get("robustness"),
+                "robustness": robustness_table(audit, dimensions=dimensions),
                 "adjudication": audit.summary.get("adjudication"),
             }
         )

@@ -64,6 +64,7 @@ class RenderedPrompt:
     messages: list[dict]
     prompt_hash: str
     permutation: list[int] | None
+    body: str = ""  # the question and its lettered options, without the template's instructions
 
 
 def render_mcq(
@@ -81,7 +82,15 @@ def render_mcq(
     user = template.user[language].format(question=question, options=option_lines, instruction=instruction)
     messages = [{"role": "system", "content": template.system[language]}, {"role": "user", "content": user}]
     encoded = json.dumps(messages, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return RenderedPrompt(messages, hashlib.sha256(encoded).hexdigest(), permutation)
+    return RenderedPrompt(messages, hashlib.sha256(encoded).hexdigest(), permutation, f"{question}\n\n{option_lines}")
+
+
+def render_mcq_body(*, template: MCQTemplate, language: str, body: str, multiple: bool) -> list[dict]:
+    """Messages for a question and options given as one text (a translation of ``RenderedPrompt.body``),
+    with the template's system prompt and instruction in ``language``."""
+    instruction = (template.multiple_instruction if multiple else template.single_instruction)[language]
+    user = f"{body.strip()}\n\n{instruction}"
+    return [{"role": "system", "content": template.system[language]}, {"role": "user", "content": user}]
 
 
 def to_original_letters(shown_letters: str, permutation: list[int] | None) -> str:

@@ -148,6 +148,7 @@ class ConversationResultSerializer(serializers.ModelSerializer):
             "external_id",
             "variant",
             "dimension_id",
+            "language",
             "transcript",
             "rule_verdict",
             "rule_detail",

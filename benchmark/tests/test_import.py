@@ -191,6 +191,35 @@ def test_the_import_command_prints_json_and_fails_in_one_line(tmp_path):
     assert BenchmarkVersion.objects.filter(suite__name="cli").count() == 1
 
 
+def test_both_import_commands_record_notes_on_the_version(tmp_path):
+    from benchmark.models import ScenarioVersion
+
+    items = tmp_path / "items.jsonl"
+    items.write_bytes(b"".join(jsonl_lines([item_record(index) for index in range(3)])))
+    call_command(
+        "import_benchmark", str(items), "--suite", "noted", "--notes", "From the 2026 exam.", stdout=io.StringIO()
+    )
+    assert BenchmarkVersion.objects.get(suite__name="noted").notes == "From the 2026 exam."
+    scenarios = ROOT / "benchmark" / "data" / "sample_scenarios.jsonl"
+    out = io.StringIO()
+    call_command(
+        "import_scenarios",
+        str(scenarios),
+        "--suite",
+        "sim",
+        "--version",
+        "s1",
+        "--notes",
+        "Written by the team.",
+        "--json",
+        stdout=out,
+    )
+    assert json.loads(out.getvalue())["scenarios"] == 64
+    assert ScenarioVersion.objects.get(suite__name="sim", label="s1").notes == "Written by the team."
+    call_command("import_scenarios", str(scenarios), "--suite", "sim", stdout=io.StringIO())
+    assert ScenarioVersion.objects.get(suite__name="sim", label="v2").notes == ""
+
+
 def test_the_import_command_from_a_shell(tmp_path, transactional_db):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": 1}\nnot json\n', encoding="utf-8")

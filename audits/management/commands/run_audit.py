@@ -32,7 +32,7 @@ class Command(MedGovCommand):
         parser.add_argument("--sample", type=int, help="audit a stratified sample of this many items")
         parser.add_argument("--sample-seed", type=int, default=0)
         parser.add_argument("--shuffle-seed", type=int, help="shuffle options with this seed")
-        parser.add_argument("--variants", help="comma-separated adversarial variants, e.g. authority_v1")
+        parser.add_argument("--variants", help="comma-separated adversarial variants, e.g. authority_v2,translate_v2")
         parser.add_argument("--judge", help="endpoint that judges simulations (and translates)")
         parser.add_argument("--wait", action="store_true", help="wait for the end, showing progress on stderr")
         parser.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
