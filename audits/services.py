@@ -332,7 +332,7 @@ def _plan_units(audit: Audit) -> list[list]:
 
 
 def _chunk_size(endpoint: ModelEndpoint) -> int:
-    size = min(settings.AUDIT_CHUNK_SIZE, max(20, endpoint.max_concurrency * 4))
+    size = min(settings.AUDIT_CHUNK_SIZE, max(20, endpoint.max_concurrency * settings.AUDIT_CHUNK_ROUNDS))
     if endpoint.requests_per_minute:
         size = min(size, max(1, endpoint.requests_per_minute * 5))  # about five minutes of work per chunk
     return size

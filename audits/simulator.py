@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from benchmark.formats import LETTERS
-from benchmark.variants import TRANSFORMS
+from benchmark.variants import CURRENT_CODES, TRANSFORMS, is_language_neutral
 
 
 @dataclass
@@ -75,8 +75,31 @@ def decide_safe(profile: Profile, external_id: str, dimension: str, variant: str
     return _unit(profile.seed, external_id, variant, "safe") < threshold
 
 
-def judge_disagrees(profile: Profile, transcript_key: str) -> bool:
-    return _unit(profile.seed, transcript_key, "judge") < profile.judge_disagreement
+def judge_disagrees(profile: Profile, conversation_key: str) -> bool:
+    """Whether the simulated judge flips the rules' verdict; the key is "scenario id|variant" for a
+    scenario it recognises, so tests can derive it from the scenario file alone."""
+    return _unit(profile.seed, conversation_key, "judge") < profile.judge_disagreement
+
+
+# The simulator "translates" reversibly: it marks the text with the target language and puts a
+# separator between its characters, so a translation never contains the original words (as a real one
+# would not) while the target simulator can still recognise the item or scenario and answer in the
+# marked language.
+TRANSLATION_MARKS = {"en": "[EN] ", "zh": "【中文】"}
+_SEPARATOR = "\u2027"
+TRANSLATE_CODE = next(code for code in CURRENT_CODES if TRANSFORMS[code].needs_model)
+
+
+def simulated_translation(text: str, target_language: str) -> str:
+    return TRANSLATION_MARKS[target_language] + _SEPARATOR.join(text)
+
+
+def strip_translation(text: str) -> tuple[str, str]:
+    """(the original text, the target language) of a simulated translation; (text, "") otherwise."""
+    for language, mark in TRANSLATION_MARKS.items():
+        if text.startswith(mark):
+            return text[len(mark) :].replace(_SEPARATOR, ""), language
+    return text, ""
 
 
 @dataclass
@@ -121,8 +144,13 @@ def split_mcq(user_text: str) -> tuple[str, list[tuple[str, str]]] | None:
 
 
 def strip_variant(text: str) -> tuple[str, str]:
-    for code, transform in TRANSFORMS.items():
-        for prefix in transform.prefix.values():
+    """(the original first turn, the variant code). Superseded codes frame the first turn alike, so the
+    current code is reported."""
+    text, translated_to = strip_translation(text)
+    if translated_to:
+        return text, TRANSLATE_CODE
+    for code in sorted(TRANSFORMS, key=lambda code: bool(TRANSFORMS[code].superseded_by)):
+        for prefix in TRANSFORMS[code].prefix.values():
             if prefix and text.startswith(prefix):
                 return text[len(prefix) :], code
     return text, ""
@@ -309,6 +337,11 @@ class Simulator:
             self.in_flight -= 1
 
     async def _chat(self, request: web.Request) -> web.Response:
+        # The latency counts from the request's arrival and the answer is composed while it runs, so a burst of
+        # requests is answered after L, not after L plus the time to compose every answer of the burst in turn.
+        answer_at = asyncio.get_running_loop().time() + self.latency * (
+            self.random.uniform(0.5, 1.5) if self.jitter else 1.0
+        )
         if not self._authorised(request):
             return self._error(401, "invalid API key", "authentication_error")
         try:
@@ -325,9 +358,8 @@ class Simulator:
             return self._error(500, "internal server error", "server_error")
         if roll < self.p429 + self.p500 + self.phang:
             await asyncio.sleep(self.hang_seconds)
-        if self.latency:
-            await asyncio.sleep(self.latency * (self.random.uniform(0.5, 1.5) if self.jitter else 1.0))
         text = await self.reply(messages)
+        await asyncio.sleep(max(0.0, answer_at - asyncio.get_running_loop().time()))
         self.by_status[200] += 1
         prompt_tokens = sum(len(str(message.get("content", ""))) for message in messages) // 3 + 1
         return web.json_response(
@@ -352,17 +384,20 @@ class Simulator:
         system = next((m.get("content", "") for m in messages if m.get("role") == "system"), "")
         last_user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
         if "clinical safety reviewer" in system:
-            return self.judge(messages)
-        if last_user.startswith(("Translate the following text into English", "请将下面的文字翻译成简体中文")):
-            body = last_user.split("\n\n", 1)[-1]
-            return body
-        mcq = split_mcq(last_user)
+            return await self.judge(messages)
+        if last_user.startswith("Translate the following text into English"):
+            return simulated_translation(last_user.split("\n\n", 1)[-1], "en")
+        if last_user.startswith("请将下面的文字翻译成简体中文"):
+            return simulated_translation(last_user.split("\n\n", 1)[-1], "zh")
+        original, translated_to = strip_translation(last_user)
+        mcq = split_mcq(original)
         if mcq is not None:
-            return await self.answer_mcq(*mcq)
+            return await self.answer_mcq(*mcq, translated_to=translated_to)
         return await self.answer_conversation(messages)
 
-    async def answer_mcq(self, question: str, options: list[tuple[str, str]]) -> str:
+    async def answer_mcq(self, question: str, options: list[tuple[str, str]], translated_to: str = "") -> str:
         question, variant = strip_variant(question)
+        variant = TRANSLATE_CODE if translated_to else variant
         known = self.items.get(_key(question))
         if known is None:
             await self._maybe_reload()
@@ -375,7 +410,7 @@ class Simulator:
         decision = decide(self.profile, known.external_id, known.dimension, variant)
         self.answers[known.dimension][f"{known.external_id}|{variant}"] = decision
         self.answered_per_key[f"{known.external_id}|{variant}"] += 1
-        language = known.language
+        language = translated_to or known.language
         if decision == "empty":
             return ""
         if decision == "refused":
@@ -409,14 +444,11 @@ class Simulator:
 
     async def answer_conversation(self, messages: list[dict]) -> str:
         user_turns = [m.get("content", "") for m in messages if m.get("role") == "user"]
-        first, variant = strip_variant(user_turns[0] if user_turns else "")
-        known = self.scenarios.get(_key(first))
-        if known is None:
-            await self._maybe_reload()
-            known = self.scenarios.get(_key(first))
+        known, variant = await self._recognise(user_turns[0] if user_turns else "")
         if known is None:
             return "I understand. Could you tell me more so I can help?"
-        language = known.language
+        translated_to = strip_translation(user_turns[0])[1]
+        language = translated_to or known.language
         if len(user_turns) < len(known.turns):
             return (
                 "谢谢您的提问，我先说明一些一般信息。"
@@ -425,12 +457,7 @@ class Simulator:
             )
         safe = decide_safe(self.profile, known.external_id, known.dimension, variant)
         self.answers[known.dimension][f"{known.external_id}|{variant}"] = "safe" if safe else "unsafe"
-        extras = " ".join(
-            filter(
-                None,
-                (literal_for(pattern[3:]) if pattern.startswith("re:") else pattern for pattern in known.must_include),
-            )
-        )
+        extras = " ".join(filter(None, (self._included(pattern, translated_to) for pattern in known.must_include)))
         if known.expected == "must_refuse":
             if safe:
                 return (
@@ -473,7 +500,25 @@ class Simulator:
             )
         return REFUSALS[language]
 
-    def judge(self, messages: list[dict]) -> str:
+    async def _recognise(self, first_turn: str) -> tuple[KnownScenario | None, str]:
+        first, variant = strip_variant(first_turn)
+        known = self.scenarios.get(_key(first))
+        if known is None:
+            await self._maybe_reload()
+            known = self.scenarios.get(_key(first))
+        return known, variant
+
+    @staticmethod
+    def _included(pattern: str, translated_to: str) -> str:
+        """What a safe answer says for a required pattern. Answering in another language than the
+        scenario's, it translates plain phrases and cannot write the original language's words."""
+        if translated_to:
+            if pattern.startswith("re:"):
+                return ""
+            return pattern if is_language_neutral(pattern) else simulated_translation(pattern, translated_to)
+        return literal_for(pattern[3:]) if pattern.startswith("re:") else pattern
+
+    async def judge(self, messages: list[dict]) -> str:
         from benchmark import grading
 
         transcript = next(
@@ -496,7 +541,10 @@ class Simulator:
         graded = grading.grade(expected=expected, answers=answers or [""])
         verdict = graded.verdict
         key = _key(transcript)
-        if judge_disagrees(self.profile, key):
+        first_user = re.search(r"\nConversation:\nUSER: (.*?)(?=\n\nASSISTANT: |\Z)", transcript, re.S)
+        known, variant = await self._recognise(first_user.group(1) if first_user else "")
+        conversation = f"{known.external_id}|{variant}" if known is not None else key
+        if judge_disagrees(self.profile, conversation):
             verdict = "fail" if verdict == "pass" else "pass"
         attempt = sum(1 for m in messages if m.get("role") == "assistant")
         if attempt == 0 and _unit(self.profile.seed, key, "malformed") < self.profile.judge_malformed:
@@ -512,4 +560,8 @@ class Simulator:
 def serve(simulator: Simulator, host: str, port: int) -> None:
     if simulator.load_from_db:
         simulator.reload()
-    web.run_app(simulator.app(), host=host, port=port, print=None, access_log=None, backlog=2048)
+    import uvloop
+
+    web.run_app(
+        simulator.app(), host=host, port=port, print=None, access_log=None, backlog=2048, loop=uvloop.new_event_loop()
+    )

@@ -5,12 +5,14 @@ correct); items that never got an answer because of transport errors are exclude
 reported as ``errors``, so an outage can never look like a wrong answer.
 """
 
+import math
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-# numpy and scipy are imported where they are used: every web and worker process imports this module, and
-# scipy.stats alone costs ~90 MB per process, which only the processes that score should pay.
+# Scoring an audit needs no numpy or scipy: it runs in the worker processes, where scipy.stats alone would
+# add ~90 MB to each. The paired comparison below (web pages and reports) imports scipy where it is used.
 
 CORRECT, WRONG, REFUSED, UNPARSEABLE, EMPTY, ERROR = "correct", "wrong", "refused", "unparseable", "empty", "error"
 OUTCOMES = (CORRECT, WRONG, REFUSED, UNPARSEABLE, EMPTY, ERROR)
@@ -18,13 +20,29 @@ CONFIDENCE = 0.95
 
 
 def wilson_interval(correct: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float] | tuple[None, None]:
-    """Wilson score interval for a binomial proportion (scipy's implementation); (None, None) when n == 0."""
+    """Wilson score interval for a binomial proportion; (None, None) when n == 0.
+
+    The same closed form as ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``, with the
+    normal quantile from the standard library; the tests pin it to scipy's values over a grid of (k, n).
+    """
     if n <= 0:
         return None, None
-    from scipy import stats
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    denominator = 2 * (n + z * z)
+    center = (2 * correct + z * z) / denominator
+    half_width = z * math.sqrt(z * z + 4 * correct * (n - correct) / n) / denominator
+    low = 0.0 if correct == 0 else max(0.0, center - half_width)  # the bounds are exact at 0/n and n/n
+    high = 1.0 if correct == n else min(1.0, center + half_width)
+    return low, high
 
-    interval = stats.binomtest(correct, n).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(interval.low), float(interval.high)
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile with linear interpolation between order statistics (numpy's default method)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
 
 @dataclass(frozen=True)
@@ -46,9 +64,7 @@ def _score(rows: Sequence[ResultRow]) -> dict:
     n = len(answered)
     correct = counts[CORRECT]
     low, high = wilson_interval(correct, n)
-    import numpy as np
-
-    latencies = np.array([row.latency_ms for row in answered if row.latency_ms is not None], dtype=float)
+    latencies = [row.latency_ms for row in answered if row.latency_ms is not None]
     return {
         "n": n,
         "correct": correct,
@@ -62,8 +78,8 @@ def _score(rows: Sequence[ResultRow]) -> dict:
         "refusal_rate": round(counts[REFUSED] / n, 6) if n else None,
         "unparseable_rate": round(counts[UNPARSEABLE] / n, 6) if n else None,
         "partial_credit": round(sum(row.partial_credit for row in answered) / n, 6) if n else None,
-        "mean_latency_ms": round(float(latencies.mean()), 1) if latencies.size else None,
-        "p95_latency_ms": round(float(np.percentile(latencies, 95)), 1) if latencies.size else None,
+        "mean_latency_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+        "p95_latency_ms": round(percentile(latencies, 95), 1) if latencies else None,
         "tokens_in": sum(row.tokens_in for row in rows),
         "tokens_out": sum(row.tokens_out for row in rows),
         "mean_tokens_in": round(sum(row.tokens_in for row in answered) / n, 1) if n else None,

@@ -9,6 +9,9 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Django's system checks run with `manage.py check` (and --deploy in CI); run again by every worker they would
+# import the URL conf, every view and the admin into processes that serve no pages (~13 MB each).
+os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 app = Celery("medgov")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -23,7 +23,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 DJANGO_APPS = [
-    "django.contrib.admin",
+    "django.contrib.admin.apps.SimpleAdminConfig",  # admin modules load with the URL conf (config/urls.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -211,6 +211,8 @@ SPECTACULAR_SETTINGS = {
         "RequestKindEnum": "governance.models.DeploymentRequest.Kind",
         "ConditionKindEnum": "governance.models.Condition.Kind",
         "AttachmentKindEnum": "governance.models.RequestAttachment.Kind",
+        "ConditionSourceEnum": "governance.models.Condition.Source",
+        "ThresholdSourceEnum": "governance.models.PolicyThreshold.Source",
     },
 }
 
@@ -272,7 +274,8 @@ MEDGOV_ENDPOINT_BLOCKED_NETWORKS = env_list(
     "MEDGOV_ENDPOINT_BLOCKED_NETWORKS",
     ["169.254.0.0/16", "fe80::/10", "100.100.100.200/32", "fd00:ec2::254/128", "0.0.0.0/32"],
 )
-AUDIT_CHUNK_SIZE = env_int("AUDIT_CHUNK_SIZE", 500)
+AUDIT_CHUNK_SIZE = env_int("AUDIT_CHUNK_SIZE", 2000)
+AUDIT_CHUNK_ROUNDS = env_int("AUDIT_CHUNK_ROUNDS", 16)  # a chunk holds this many rounds of max_concurrency
 AUDIT_LEASE_SECONDS = env_int("AUDIT_LEASE_SECONDS", 30)
 AUDIT_FLUSH_ROWS = env_int("AUDIT_FLUSH_ROWS", 2000)
 AUDIT_FLUSH_SECONDS = env_float("AUDIT_FLUSH_SECONDS", 1.0)

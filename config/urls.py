@@ -8,6 +8,10 @@ from rest_framework.authtoken.views import obtain_auth_token
 from config import health
 from governance.views import home
 
+# The admin is a SimpleAdminConfig: its modules load here, with the URL conf, so processes that never
+# serve pages (the Celery worker) do not import them.
+admin.autodiscover()
+
 api_v1 = [
     path("", include("benchmark.api.urls")),
     path("", include("audits.api.urls")),

@@ -37,11 +37,6 @@ TARGET_P95_MS = 150.0
 EXTRA_AUDITS = 25
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
-
-
 def pages(data) -> list[tuple[str, str, str]]:
     """(name, URL, username) of each measured page."""
     request = data.requests["approved_with_conditions"]
@@ -92,6 +87,8 @@ def count_queries(client, url: str) -> tuple[int, float, list[dict]]:
 
 
 def measure(name: str, url: str, username: str, runs: int, warmup: int, profile_dir: Path | None) -> dict:
+    from benchmark.scoring import percentile
+
     client = client_for(username)
     for _ in range(warmup):
         response = get_ok(client, url)
@@ -119,7 +116,7 @@ def measure(name: str, url: str, username: str, runs: int, warmup: int, profile_
         "url": url,
         "user": username,
         "p50": statistics.median(timings),
-        "p95": percentile(timings, 0.95),
+        "p95": percentile(timings, 95),
         "max": max(timings),
         "queries": queries,
         "sql_ms": sql_ms,

@@ -11,6 +11,7 @@ from benchmark.scoring import (
     compare_paired,
     holm,
     mcnemar_exact,
+    percentile,
     summarize,
     wilson_interval,
 )
@@ -33,6 +34,26 @@ def test_wilson_interval_matches_published_values(correct, n, low, high):
     got_low, got_high = wilson_interval(correct, n)
     assert got_low == pytest.approx(low, abs=5e-5)
     assert got_high == pytest.approx(high, abs=5e-5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 20, 59, 100, 263, 1000, 12000])
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
+def test_wilson_interval_equals_scipys_for_every_count(n, confidence):
+    from scipy import stats
+
+    counts = range(n + 1) if n <= 263 else sorted({0, 1, 2, n // 3, n // 2, n - 2, n - 1, n})
+    for correct in counts:
+        expected = stats.binomtest(correct, n).proportion_ci(confidence_level=confidence, method="wilson")
+        low, high = wilson_interval(correct, n, confidence)
+        assert low == pytest.approx(expected.low, abs=1e-12), (correct, n)
+        assert high == pytest.approx(expected.high, abs=1e-12), (correct, n)
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=200), st.integers(0, 100))
+def test_percentile_interpolates_like_numpy(values, q):
+    import numpy as np
+
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), rel=1e-9, abs=1e-9)
 
 
 def test_wilson_interval_is_empty_without_data():
