@@ -9,13 +9,17 @@ import base64
 import hashlib
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+# cryptography is imported when a key is first used: ~6 MB that a worker auditing a keyless endpoint
+# (a local vLLM or Ollama) does not need in each of its processes.
+
 
 @lru_cache(maxsize=4)
-def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
+def _fernet(keys: tuple[str, ...], secret_key: str):
+    from cryptography.fernet import Fernet, MultiFernet
+
     if not keys:
         derived = base64.urlsafe_b64encode(hashlib.sha256(f"medgov-endpoint-keys:{secret_key}".encode()).digest())
         return MultiFernet([Fernet(derived)])
@@ -28,7 +32,7 @@ def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
         ) from None
 
 
-def fernet() -> MultiFernet:
+def fernet():
     return _fernet(tuple(settings.MEDGOV_ENCRYPTION_KEYS), settings.SECRET_KEY)
 
 
@@ -43,6 +47,8 @@ class SecretUnavailable(Exception):
 def decrypt_secret(token: str) -> str:
     if not token:
         return ""
+    from cryptography.fernet import InvalidToken
+
     try:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken:

@@ -331,8 +331,14 @@ def _plan_units(audit: Audit) -> list[list]:
     return [[object_id, variant] for variant in ["", *audit.variant_codes] for object_id in ids]
 
 
-def _chunk_size(endpoint: ModelEndpoint) -> int:
-    size = min(settings.AUDIT_CHUNK_SIZE, max(20, endpoint.max_concurrency * settings.AUDIT_CHUNK_ROUNDS))
+def _chunk_size(audit: Audit) -> int:
+    endpoint = audit.endpoint
+    rounds = settings.AUDIT_CHUNK_ROUNDS
+    if audit.kind == Audit.Kind.SIMULATION:
+        # A conversation is several model calls plus the judge's: smaller chunks keep one within the chunk's
+        # time limit, after which its unfinished conversations would be played again.
+        rounds = max(1, rounds // 4)
+    size = min(settings.AUDIT_CHUNK_SIZE, max(20, endpoint.max_concurrency * rounds))
     if endpoint.requests_per_minute:
         size = min(size, max(1, endpoint.requests_per_minute * 5))  # about five minutes of work per chunk
     return size
@@ -391,7 +397,7 @@ def audit_start(*, audit_id: int) -> str:
         audit.fingerprint_changed = None if previous is None else previous.fingerprint_hash != fingerprint["hash"]
         audit.total_items = len(units)
         audit.save(update_fields=["fingerprint", "fingerprint_hash", "fingerprint_changed", "total_items"])
-        size = _chunk_size(audit.endpoint)
+        size = _chunk_size(audit)
         chunks = [
             AuditChunk(audit=audit, index=index, units=units[start : start + size])
             for index, start in enumerate(range(0, len(units), size))

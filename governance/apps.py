@@ -8,6 +8,9 @@ class GovernanceConfig(AppConfig):
     verbose_name = _("Governance")
 
     def ready(self):
+        from governance.backends import connect_invalidation
         from governance.roles import ensure_role_groups
+
+        connect_invalidation()
 
         post_migrate.connect(ensure_role_groups, sender=self, dispatch_uid="governance-role-groups")

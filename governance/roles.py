@@ -7,6 +7,7 @@ services that create or route those objects; these groups carry only model-wide 
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
+from governance.backends import cached_user_fact
 from governance.models import Role
 
 _VIEW_ALL_APPS = ("benchmark", "audits", "governance")
@@ -79,7 +80,9 @@ def user_roles(user) -> set[str]:
         return set()
     cached = getattr(user, "_medgov_roles", None)
     if cached is None:
-        cached = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
+        cached = cached_user_fact(
+            user, "roles", lambda: set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
+        )
         user._medgov_roles = cached
     return cached
 

@@ -248,6 +248,17 @@ def guideline_publish(*, guideline: Guideline, by) -> Guideline:
         raise TransitionNotAllowed(_("Only a draft guideline can be published."))
     if not guideline.clauses.exists():
         raise ServiceError(_("A guideline needs at least one clause."))
+    newer = (
+        Guideline.objects.filter(code=guideline.code, version__gt=guideline.version)
+        .exclude(status=Guideline.Status.DRAFT)
+        .order_by("-version")
+        .first()
+    )
+    if newer:
+        raise TransitionNotAllowed(
+            _("Version %(newer)s of this guideline has already been published; an older draft cannot replace it.")
+            % {"newer": newer.version}
+        )
     previous = (
         Guideline.objects.select_for_update().filter(code=guideline.code, status=Guideline.Status.EFFECTIVE).first()
     )
@@ -1563,7 +1574,7 @@ def request_renew(
         data={
             "renewed": True,
             "renewal": request.renewal_count,
-            "previous_expires_at": previous_expiry.isoformat(),
+            "previous_expires_at": previous_expiry.isoformat() if previous_expiry else None,
             "expires_at": request.expires_at.isoformat(),
         },
     )

@@ -69,9 +69,12 @@ class AISystemSerializer(serializers.ModelSerializer):
         read_only_fields = ["risk_tier", "risk_tier_override_reason", "owner", "status", "created_at"]
 
     def get_pending_reattestations(self, system) -> list[dict]:
+        pending = getattr(system, "pending_reattestations", None)  # prefetched by the list
+        if pending is None:
+            pending = system.reattestation_requests.filter(completed_at__isnull=True).select_related("guideline")
         return [
-            {"guideline": r.guideline_id, "code": r.guideline.code, "version": r.guideline.version}
-            for r in system.reattestation_requests.filter(completed_at__isnull=True).select_related("guideline")
+            {"guideline": item.guideline_id, "code": item.guideline.code, "version": item.guideline.version}
+            for item in pending
         ]
 
 

@@ -1,3 +1,4 @@
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
@@ -22,6 +23,7 @@ from governance.models import (
     IRBCommittee,
     Meeting,
     Notification,
+    ReattestationRequest,
     Role,
 )
 from governance.permissions import require_requester, require_role
@@ -320,7 +322,13 @@ class AISystemViewSet(ObjectFirst, mixins.CreateModelMixin, viewsets.ReadOnlyMod
     search_fields = ["name", "vendor", "model_name"]
 
     def get_queryset(self):
-        return selectors.system_list(user=self.request.user)
+        systems = selectors.system_list(user=self.request.user)
+        if self.action != "list":  # actions change the system; their answer reads the pending list afresh
+            return systems
+        pending = ReattestationRequest.objects.filter(completed_at__isnull=True).select_related("guideline")
+        return systems.prefetch_related(
+            Prefetch("reattestation_requests", queryset=pending, to_attr="pending_reattestations")
+        )
 
     def perform_create(self, serializer):
         if not (has_role(self.request.user, Role.REQUESTER) or self.request.user.is_superuser):

@@ -281,3 +281,15 @@ def test_the_owner_reattests_a_new_version_through_the_api(hospital):
     assert ReattestationRequest.objects.get(ai_system=h.system).completed_at is not None
     assert h.system.attestations.filter(guideline_id=draft["id"]).count() == 2
     assert Event.objects.filter(verb="system.attested", target_id=str(h.system.pk)).exists()
+
+
+def test_an_older_draft_cannot_replace_a_newer_published_version(hospital):
+    h = hospital
+    api = h.client(h.admin)
+    body = {"code": "data-ethics", "title_en": "Data ethics", "effective_date": "2027-01-01", "clauses": CLAUSES}
+    older = ok(api.post("/api/v1/guidelines/", {**body, "version": 2}, format="json"), 201)
+    newer = ok(api.post("/api/v1/guidelines/", {**body, "version": 3}, format="json"), 201)
+    ok(api.post(f"/api/v1/guidelines/{newer['id']}/publish/"))
+
+    refused(api.post(f"/api/v1/guidelines/{older['id']}/publish/"), 409, "Version 3")
+    assert Guideline.objects.get(pk=newer["id"]).status == Guideline.Status.EFFECTIVE
