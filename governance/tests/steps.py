@@ -44,8 +44,9 @@ def to_screening(h, request_id):
     ok(h.client(h.secretary).post(f"/api/v1/deployment-requests/{request_id}/screen/"))
 
 
-def approve_without_evidence(h, rid, conditions=()) -> dict:
-    """Expedited approval of a screened request whose audits have not run: the reviewer records why."""
+def expedited_review_recommending_approval(h, rid):
+    """The secretary starts an expedited review and assigns a member, who recommends approval; returns the
+    member's client."""
     ok(
         h.client(h.secretary).post(
             f"/api/v1/deployment-requests/{rid}/start-review/", {"review_type": "expedited"}, format="json"
@@ -59,6 +60,12 @@ def approve_without_evidence(h, rid, conditions=()) -> dict:
     )
     reviewer = h.client(h.member)
     ok(reviewer.post(f"/api/v1/deployment-requests/{rid}/review/", {"recommendation": "approve"}, format="json"))
+    return reviewer
+
+
+def approve_without_evidence(h, rid, conditions=()) -> dict:
+    """Expedited approval of a screened request whose audits have not run: the reviewer records why."""
+    reviewer = expedited_review_recommending_approval(h, rid)
     return ok(
         reviewer.post(
             f"/api/v1/deployment-requests/{rid}/determine/",

@@ -11,7 +11,14 @@ from governance import services
 from governance.events import verify_event_chain
 from governance.models import AISystem, Condition, DeploymentRequest, Event, Meeting
 from governance.tests.conftest import register_endpoint, run_queued_audits_inline
-from governance.tests.steps import approve_without_evidence, file_request, ok, refused, to_screening
+from governance.tests.steps import (
+    approve_without_evidence,
+    expedited_review_recommending_approval,
+    file_request,
+    ok,
+    refused,
+    to_screening,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 S = DeploymentRequest.Status
@@ -368,19 +375,7 @@ def test_approval_despite_a_failed_gate_needs_a_recorded_justification(hospital)
     endpoint = register_endpoint("any", "http://127.0.0.1:9/v1")
     rid = file_request(h, endpoint)["id"]
     to_screening(h, rid)
-    ok(
-        h.client(h.secretary).post(
-            f"/api/v1/deployment-requests/{rid}/start-review/", {"review_type": "expedited"}, format="json"
-        )
-    )
-    ok(
-        h.client(h.secretary).post(
-            f"/api/v1/deployment-requests/{rid}/assign-reviewer/", {"reviewer": h.member.pk}, format="json"
-        ),
-        201,
-    )
-    reviewer = h.client(h.member)
-    ok(reviewer.post(f"/api/v1/deployment-requests/{rid}/review/", {"recommendation": "approve"}, format="json"))
+    reviewer = expedited_review_recommending_approval(h, rid)
     refused(
         reviewer.post(f"/api/v1/deployment-requests/{rid}/determine/", {"determination": "approved"}, format="json"),
         400,
