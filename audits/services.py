@@ -591,6 +591,16 @@ def audit_chunk_run(*, chunk_id: int) -> str:
     return outcome
 
 
+def audit_run_in_process(*, audit: Audit) -> Audit:
+    """Start a queued audit and run every chunk here, with the same services a worker calls (the demo seeds
+    its evidence this way, and tests that need no worker process)."""
+    audit_start(audit_id=audit.pk)
+    for chunk_id in audit.chunks.values_list("id", flat=True):
+        audit_chunk_run(chunk_id=chunk_id)
+    audit.refresh_from_db()
+    return audit
+
+
 def _release(chunk_id: int, owner: str, *, done: bool) -> None:
     AuditChunk.objects.filter(pk=chunk_id, lease_owner=owner).update(
         status=AuditChunk.Status.DONE if done else AuditChunk.Status.PENDING,

@@ -292,15 +292,6 @@ def _attested_and_submitted(request, people):
     return services.request_submit(request=request, by=request.requester)
 
 
-def _run_inline(audit: Audit) -> Audit:
-    """Run an audit in this process with the services a worker calls (the demo's evidence is real)."""
-    audit_services.audit_start(audit_id=audit.pk)
-    for chunk_id in audit.chunks.values_list("id", flat=True):
-        audit_services.audit_chunk_run(chunk_id=chunk_id)
-    audit.refresh_from_db()
-    return audit
-
-
 def _audit_now(people, request, endpoint, version, **extra) -> Audit:
     audit = audit_services.audit_create_and_queue(
         endpoint=endpoint,
@@ -309,7 +300,7 @@ def _audit_now(people, request, endpoint, version, **extra) -> Audit:
         deployment_request=request,
         **extra,
     )
-    return _run_inline(audit)
+    return audit_services.audit_run_in_process(audit=audit)
 
 
 def _requests(people, committee, team, systems, endpoints, version, scenarios):
@@ -406,7 +397,7 @@ def _requests(people, committee, team, systems, endpoints, version, scenarios):
                 judge_endpoint=endpoints["judge"], variant_codes=["authority_v2", "roleplay_v2"]
             )
         audit_services.audit_queue(audit=audit, by=people["wang.fang"])
-        _run_inline(audit)
+        audit_services.audit_run_in_process(audit=audit)
     services.on_audit_finished(audit_id=audits[-1].pk)
     triage.refresh_from_db()
     if triage.status == DeploymentRequest.Status.AUDITING:

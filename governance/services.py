@@ -296,6 +296,12 @@ def guideline_publish(*, guideline: Guideline, by) -> Guideline:
 GUIDELINE_FIELDS = ("title_en", "title_zh", "body_en", "body_zh", "effective_date")
 
 
+def _require_known_fields(fields: dict, allowed) -> None:
+    unknown = set(fields) - set(allowed)
+    if unknown:
+        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+
+
 @dataclass
 class ClauseSpec:
     number: str
@@ -338,9 +344,7 @@ def guideline_create(*, by, code: str, version: int | None = None, clauses=(), *
     """A draft version of a guideline. Versions of one code only go up: a draft numbered below the
     latest version would supersede a newer text when published."""
     permissions.require_role(by, Role.COMPLIANCE_ADMIN)
-    unknown = set(fields) - set(GUIDELINE_FIELDS)
-    if unknown:
-        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+    _require_known_fields(fields, GUIDELINE_FIELDS)
     latest = Guideline.objects.select_for_update().filter(code=code).order_by("-version").first()
     highest = latest.version if latest else 0
     version = version or highest + 1
@@ -379,9 +383,7 @@ def guideline_update(*, guideline: Guideline, by, clauses=None, **fields) -> Gui
     permissions.require_role(by, Role.COMPLIANCE_ADMIN)
     guideline = Guideline.objects.select_for_update().get(pk=guideline.pk)
     _require_draft(guideline)
-    unknown = set(fields) - set(GUIDELINE_FIELDS)
-    if unknown:
-        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+    _require_known_fields(fields, GUIDELINE_FIELDS)
     changed = sorted(name for name, value in fields.items() if getattr(guideline, name) != value)
     for name, value in fields.items():
         setattr(guideline, name, value)
@@ -562,9 +564,7 @@ def _policy_record(policy: ApprovalPolicy) -> dict:
 def approval_policy_create(*, by, risk_tier: str, thresholds=(), **fields) -> ApprovalPolicy:
     """The evidence an approval of one risk tier needs; without ``approval_months`` the tier's default."""
     permissions.require_role(by, Role.COMPLIANCE_ADMIN)
-    unknown = set(fields) - set(POLICY_FIELDS)
-    if unknown:
-        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+    _require_known_fields(fields, POLICY_FIELDS)
     if ApprovalPolicy.objects.filter(risk_tier=risk_tier).exists():
         raise ServiceError(_("The %(tier)s tier has a policy already: edit it.") % {"tier": risk_tier})
     policy = ApprovalPolicy(risk_tier=risk_tier, **fields)
@@ -581,9 +581,7 @@ def approval_policy_update(*, policy: ApprovalPolicy, by, thresholds=None, **fie
     tier's default. Requests are evaluated against the policy as it is when the committee decides."""
     permissions.require_role(by, Role.COMPLIANCE_ADMIN)
     policy = ApprovalPolicy.objects.select_for_update().get(pk=policy.pk)
-    unknown = set(fields) - set(POLICY_FIELDS)
-    if unknown:
-        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+    _require_known_fields(fields, POLICY_FIELDS)
     before = _policy_record(policy)
     changed = sorted(name for name, value in fields.items() if getattr(policy, name) != value)
     for name, value in fields.items():
@@ -655,9 +653,7 @@ def request_create(
     **fields,
 ) -> DeploymentRequest:
     permissions.require_role(by, Role.REQUESTER)
-    unknown = set(fields) - set(INTAKE_FIELDS)
-    if unknown:
-        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+    _require_known_fields(fields, INTAKE_FIELDS)
     request = DeploymentRequest(
         reference=f"tmp-{uuid.uuid4().hex[:16]}",
         requester=by,
@@ -697,9 +693,7 @@ def request_update(*, request: DeploymentRequest, by, endpoints=None, **fields) 
     permissions.require_requester(by, request)
     if request.status not in (S.DRAFT, S.MODIFICATIONS_REQUIRED):
         raise TransitionNotAllowed(_("Only a draft, or a request returned for modifications, can be edited."))
-    unknown = set(fields) - set(INTAKE_FIELDS)
-    if unknown:
-        raise ServiceError(f"unknown fields: {', '.join(sorted(unknown))}")
+    _require_known_fields(fields, INTAKE_FIELDS)
     changed = {name: value for name, value in fields.items() if getattr(request, name) != value}
     for name, value in changed.items():
         setattr(request, name, value)

@@ -95,14 +95,6 @@ def hostile_server():
     thread.join(5)
 
 
-def run_inline(audit: Audit) -> Audit:
-    services.audit_start(audit_id=audit.pk)
-    for chunk_id in audit.chunks.values_list("id", flat=True):
-        services.audit_chunk_run(chunk_id=chunk_id)
-    audit.refresh_from_db()
-    return audit
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_garbage_from_the_endpoint_is_a_clear_error_never_a_score(hostile_server, mode, settings):
@@ -119,7 +111,7 @@ def test_garbage_from_the_endpoint_is_a_clear_error_never_a_score(hostile_server
     )
     audit = services.audit_create(endpoint=endpoint, benchmark_version=version)
     services.audit_queue(audit=audit)
-    audit = run_inline(audit)
+    audit = services.audit_run_in_process(audit=audit)
     expected = MODES[mode][1]
     assert audit.status == Audit.Status.FAILED
     assert expected in audit.failure_reason

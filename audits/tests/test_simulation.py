@@ -445,7 +445,7 @@ def test_translated_multi_turn_scenarios_are_played_and_graded_in_the_target_lan
         judge_endpoint=judge_endpoint,
         variant_codes=["translate_v2", "authority_v2"],
     )
-    run_inline(audit)
+    services.audit_run_in_process(audit=audit)
     results = {
         (r.scenario.external_id, r.variant): r
         for r in ConversationResult.objects.filter(audit=audit).select_related("scenario")
@@ -506,12 +506,3 @@ def test_variants_of_benchmark_items_are_sent_and_scored_per_variant(celery_work
         assert result.error_detail.startswith(f"translated prompt: {question}"), result.error_detail
     prompts = set(ItemResult.objects.filter(audit=audit, item=translated[0].item).values_list("prompt_hash", flat=True))
     assert len(prompts) == 6  # each variant's prompt is recorded as its own
-
-
-def run_inline(audit: Audit) -> Audit:
-    """Run a queued audit in this process with the services a worker calls."""
-    services.audit_start(audit_id=audit.pk)
-    for chunk_id in audit.chunks.values_list("id", flat=True):
-        services.audit_chunk_run(chunk_id=chunk_id)
-    audit.refresh_from_db()
-    return audit

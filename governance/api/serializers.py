@@ -22,6 +22,7 @@ from governance.models import (
     RiskTier,
     Vote,
 )
+from governance.services import GUIDELINE_FIELDS, POLICY_FIELDS
 
 User = get_user_model()
 
@@ -283,20 +284,7 @@ class GuidelineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Guideline
-        fields = [
-            "id",
-            "code",
-            "version",
-            "title_en",
-            "title_zh",
-            "body_en",
-            "body_zh",
-            "effective_date",
-            "status",
-            "supersedes",
-            "published_at",
-            "clauses",
-        ]
+        fields = ["id", "code", "version", *GUIDELINE_FIELDS, "status", "supersedes", "published_at", "clauses"]
         read_only_fields = ["status", "supersedes", "published_at"]
         extra_kwargs = {"version": {"required": False, "help_text": "Default: one above the latest version."}}
         # Version uniqueness is checked by the service with a clear message.
@@ -338,19 +326,7 @@ class ApprovalPolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApprovalPolicy
-        fields = [
-            "id",
-            "risk_tier",
-            "name",
-            "required_suite",
-            "required_scenario_suite",
-            "max_refusal_rate",
-            "max_error_rate",
-            "max_audit_age_days",
-            "approval_months",
-            "allow_expedited",
-            "thresholds",
-        ]
+        fields = ["id", "risk_tier", *POLICY_FIELDS, "thresholds"]
 
     def validate_risk_tier(self, value):
         if self.instance is not None and value != self.instance.risk_tier:

@@ -146,10 +146,7 @@ def run_queued_audits_inline(request) -> list[Audit]:
 
     finished = []
     for audit in Audit.objects.filter(deployment_request=request, status=Audit.Status.QUEUED):
-        audit_services.audit_start(audit_id=audit.pk)
-        for chunk_id in audit.chunks.values_list("id", flat=True):
-            audit_services.audit_chunk_run(chunk_id=chunk_id)
-        audit.refresh_from_db()
+        audit_services.audit_run_in_process(audit=audit)
         on_audit_finished(audit_id=audit.pk)
         finished.append(audit)
     return finished

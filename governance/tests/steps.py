@@ -1,5 +1,16 @@
 """Steps of the workflow as the right people take them through the API, shared by the walkthrough tests."""
 
+# A requester's intake answers, used by the API walkthroughs and the browser journeys alike.
+INTAKE = {
+    "title": "Discharge summaries",
+    "intended_use": "Draft discharge summaries for the treating physician to edit and sign.",
+    "intended_users": "Ward physicians",
+    "patient_population": "Adult cardiology inpatients",
+    "oversight_plan": "Every draft is reviewed and signed by the physician.",
+    "data_flows": "EHR extract to on-premises model; nothing leaves the hospital.",
+    "fallback_plan": "Physicians write the summary themselves.",
+}
+
 
 def ok(response, code=200):
     assert response.status_code == code, (response.status_code, getattr(response, "data", response.content))
@@ -14,18 +25,7 @@ def refused(response, code, fragment: str):
 
 def file_request(h, endpoint, **answers) -> dict:
     api = h.client(h.requester)
-    body = {
-        "ai_system": h.system.pk,
-        "endpoints": [endpoint.pk],
-        "title": "Discharge summaries",
-        "intended_use": "Draft discharge summaries for the treating physician to edit and sign.",
-        "intended_users": "Ward physicians",
-        "patient_population": "Adult cardiology inpatients",
-        "oversight_plan": "Every draft is reviewed and signed by the physician.",
-        "data_flows": "EHR extract to on-premises model; nothing leaves the hospital.",
-        "fallback_plan": "Physicians write the summary themselves.",
-        **answers,
-    }
+    body = {"ai_system": h.system.pk, "endpoints": [endpoint.pk], **INTAKE, **answers}
     return ok(api.post("/api/v1/deployment-requests/", body, format="json"), 201)
 
 

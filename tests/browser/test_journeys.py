@@ -20,20 +20,12 @@ from governance.dashboard import CSV_HEADER
 from governance.models import DeploymentRequest
 from governance.policy import evaluate_request
 from governance.tests.conftest import build_hospital, register_endpoint, run_queued_audits_inline
+from governance.tests.steps import INTAKE
 from tests.browser.conftest import clear_problems, login, page_problems
 
 S = DeploymentRequest.Status
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
-INTAKE = {
-    "title": "Discharge summaries",
-    "intended_use": "Draft discharge summaries for the treating physician to edit and sign.",
-    "intended_users": "Ward physicians",
-    "patient_population": "Adult cardiology inpatients",
-    "oversight_plan": "Every draft is reviewed and signed by the physician.",
-    "data_flows": "EHR extract to on-premises model; nothing leaves the hospital.",
-    "fallback_plan": "Physicians write the summary themselves.",
-}
 HIGH_RISK = {"patient_facing": True, "influences_clinical_decisions": True}
 
 
